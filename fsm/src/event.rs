@@ -1,0 +1,73 @@
+//! What the app receives: the reference plugin's three event states.
+
+use crate::types::{EventId, UploadId};
+use serde::{Deserialize, Serialize};
+
+/// `errorCode` of a cancelled upload (reference plugin).
+pub const ERROR_CODE_CANCELLED: i32 = -999;
+/// `errorCode` of an upload left in flight by an older storage format.
+pub const ERROR_CODE_LEGACY: i32 = 500;
+/// `error` of a cancelled upload; contains "cancel" as the reference's does.
+pub const MSG_CANCELLED: &str = "Upload cancelled";
+/// `error` of an upload migrated from an older storage format.
+pub const MSG_LEGACY: &str = "Upload interrupted by an engine upgrade; start it again";
+
+/// How an upload ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The server answered (any HTTP status: reference behaviour).
+    Uploaded {
+        status_code: u16,
+        /// The body as text (lossy UTF-8), "" when empty, cut to the limit.
+        server_response: String,
+        /// Whether `server_response` was cut.
+        response_truncated: bool,
+    },
+    Failed {
+        error: String,
+        error_code: i32,
+    },
+}
+
+/// A terminal event: UPLOADED or FAILED with an `eventId`. It is also the
+/// persisted record: re-delivered on every `init` until acknowledged, always
+/// identical.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalEvent {
+    pub event_id: EventId,
+    pub upload_id: UploadId,
+    pub outcome: Outcome,
+}
+
+/// A refused command: the reference plugin's FAILED event without `eventId`
+/// (and without `errorCode`), with `id` when the payload had one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub id: Option<String>,
+    pub error: String,
+}
+
+/// An event for the app's single callback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// UPLOADING: `{id, state, progress}`. Never persisted, no `eventId`.
+    Progress { upload_id: UploadId, progress: u8 },
+    /// UPLOADED or FAILED with `eventId`.
+    Terminal(TerminalEvent),
+    /// FAILED without `eventId`: `startUpload` refused the payload.
+    Rejected(Rejection),
+}
+
+impl Event {
+    /// The reference plugin's `state` field.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Event::Progress { .. } => "UPLOADING",
+            Event::Terminal(TerminalEvent {
+                outcome: Outcome::Uploaded { .. },
+                ..
+            }) => "UPLOADED",
+            Event::Terminal(_) | Event::Rejected(_) => "FAILED",
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! # bgupload-fsm — the upload state machine
+//!
+//! Owns the whole upload lifecycle and the event log of bgupload: validation,
+//! queueing under the parallel limit, retries with backoff, cancellation,
+//! terminal events and their acknowledgement, and recovery after a relaunch.
+//! It is sans-IO in the manner of quinn-proto, rustls and str0m: it must
+//! never block, sleep, read a clock, draw its own random numbers, touch a
+//! file or a socket, or spawn a thread. Time comes in with every input;
+//! randomness (retry jitter) comes from the seed in [`Options`].
+//!
+//! ## Driving it
+//!
+//! ```
+//! use bgupload_fsm::{CommandId, Config, Effect, Input, Machine, Options, Time};
+//! let mut machine = Machine::new(Options::new(7));
+//! machine.handle_input(Time::from_millis(0), Input::Init { command: CommandId(1), config: Config::default() });
+//! while let Some(effect) = machine.poll_effect() {
+//!     match effect {
+//!         Effect::PersistBatch(batch) => {
+//!             // write batch.changes atomically, fsync, then:
+//!             machine.handle_input(Time::from_millis(1), Input::Durable { through: batch.id });
+//!         }
+//!         _ => { /* start/cancel transfers, deliver events, answer commands */ }
+//!     }
+//! }
+//! let _next_deadline = machine.poll_timeout(); // feed Input::Timeout then
+//! ```
+//!
+//! ## Inputs ([`Input`])
+//! - `Init { command, config }` — `init(config, callback)`: attach, persist
+//!   the [`Config`] (`parallelUploadsLimit`, [`RetryPolicy`],
+//!   [`ProgressThrottle`]), re-deliver every unacknowledged terminal event in
+//!   `eventId` order. Allowed again at any time.
+//! - `StartUpload { command, payload, file }` — `startUpload(payload)`; the
+//!   caller reports what it found at `filePath` as a [`FileCheck`].
+//! - `RemoveUpload { command, upload_id }` — cancel: persisted FAILED -999.
+//! - `AcknowledgeEvent { command, event_id }` — durable removal of an event.
+//! - `Destroy { command }` — detach the callback; uploads go on.
+//! - `NetworkChanged { reachable }` — no attempt starts while unreachable,
+//!   and failures then do not count against `maxAttempts`.
+//! - `Transfer { upload_id, attempt, report }` — [`TransferReport`]:
+//!   `Progress { sent, total }`, `Response { status, body, truncated }` or
+//!   `Failed(TransferFailure { message, error_code, retryable })`. Reports for
+//!   any attempt but the current one are ignored.
+//! - `Durable { through }` — batches up to `through` are on disk.
+//! - `Timeout` — the deadline of [`Machine::poll_timeout`] came.
+//! - [`Machine::recover`] — the relaunch constructor, from a store's
+//!   [`Recovered`] state.
+//!
+//! ## Effects ([`Effect`], drained with [`Machine::poll_effect`])
+//! - `PersistBatch(Batch)` — write [`Batch::changes`] ([`Change`]:
+//!   `PutUpload`, `DeleteUpload`, `PutEvent`, `DeleteEvent`, `PutMeta`)
+//!   atomically, then confirm with `Durable`.
+//! - `StartAttempt { request, attempt }` / `CancelAttempt { upload_id, attempt }`.
+//! - `Deliver(Event)` — for the app's callback.
+//! - `CommandDone { command, result }` — a command's answer.
+//!
+//! Write-ahead: `StartAttempt`, `Deliver` and `CommandDone` are held back
+//! until every batch handed out before them is durable. So a terminal event
+//! reaches the app only once it is on disk, an acknowledgement is confirmed
+//! only once its deletion is on disk, and `startUpload` returns only once the
+//! upload is on disk. `PersistBatch` and `CancelAttempt` are never held, so a
+//! caller may gather several batches into one fsync (group commit).
+//!
+//! ## Events ([`Event`]), with the reference plugin's fields
+//! - UPLOADING: `{id, state, progress}` — `Event::Progress`; never persisted,
+//!   no `eventId`, throttled (one per `min_interval_millis` and per
+//!   `min_percent_step` percent), never after the upload's terminal event.
+//! - UPLOADED: `{id, eventId, state, statusCode, serverResponse}` —
+//!   `Event::Terminal` with `Outcome::Uploaded` (any HTTP status;
+//!   `response_truncated` says the body was cut to the limit).
+//! - FAILED: `{id, eventId, state, error, errorCode}` — `Event::Terminal`
+//!   with `Outcome::Failed` (-999 cancelled, 500 legacy record, else the
+//!   transport's code).
+//! - FAILED without `eventId`: `{id?, state, error}` — `Event::Rejected`, a
+//!   refused `startUpload` with the reference plugin's messages
+//!   ([`validate`]).
+//!
+//! ## Invariants (asserted here, and checked by the property suite)
+//! 1. Every accepted upload ends in exactly one terminal event.
+//! 2. A terminal event is delivered at least once, again on every init until
+//!    acknowledged, never after its acknowledgement is confirmed.
+//! 3. A re-delivered event is identical, `eventId` included.
+//! 4. Never more than `parallelUploadsLimit` transfers in flight.
+//! 5. No UPLOADING event for an upload after its terminal event.
+//! 6. UPLOADED means the server answered (the transport's duty to send the
+//!    whole file; checked by the simulator).
+//! 7. A kill at any instant loses no accepted upload and no terminal event:
+//!    everything that was confirmed or delivered is in a durable batch.
+//!
+//! ## Limits
+//! Every size and count is bounded by [`Limits`] or a named constant; going
+//! over one is a clear rejection, never a panic.
+
+mod event;
+mod machine;
+mod record;
+mod rng;
+mod types;
+pub mod validate;
+
+pub use event::{
+    ERROR_CODE_CANCELLED, ERROR_CODE_LEGACY, Event, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection,
+    TerminalEvent,
+};
+pub use machine::{Effect, Input, Machine, TransferFailure, TransferReport};
+pub use record::{Batch, Change, LegacyUpload, Meta, Recovered, UploadRecord};
+pub use types::{
+    Attempt, BatchId, BodyFormat, CommandId, Config, DEFAULT_PARALLEL_UPLOADS_LIMIT, EventId,
+    FileCheck, Limits, MAX_BACKOFF_MILLIS, MAX_PARALLEL_UPLOADS_LIMIT, MAX_RETRY_ATTEMPTS,
+    MAX_STORED_ID_BYTES, MAX_UPLOAD_ID_BYTES, Method, Options, ProgressThrottle, RetryPolicy, Time,
+    TransferOwnership, UploadId, UploadPayload, UploadRequest,
+};

@@ -1,0 +1,914 @@
+//! The upload state machine: one [`Machine::handle_input`], then drain
+//! [`Machine::poll_effect`] until it returns `None`, then arm a timer for
+//! [`Machine::poll_timeout`].
+
+use crate::event::{
+    ERROR_CODE_CANCELLED, ERROR_CODE_LEGACY, Event, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection,
+    TerminalEvent,
+};
+use crate::record::{Batch, Change, Meta, Recovered, UploadRecord};
+use crate::rng::SplitMix64;
+use crate::types::{
+    Attempt, BatchId, CommandId, Config, EventId, FileCheck, Options, Time, TransferOwnership,
+    UploadId, UploadPayload, UploadRequest,
+};
+use crate::validate::{self, MSG_ID_REQUIRED, truncate_to_char_boundary};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Everything that can happen to the machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// The app's `init(config, callback)`: attaches the callback, applies and
+    /// persists the configuration, re-delivers every unacknowledged event in
+    /// order. Allowed again at any time.
+    Init { command: CommandId, config: Config },
+    /// The app's `startUpload(payload)`. `file` is what the caller found at
+    /// the payload's `filePath`.
+    StartUpload {
+        command: CommandId,
+        payload: UploadPayload,
+        file: FileCheck,
+    },
+    /// The app's `removeUpload(id)`: cancels a queued or running upload with a
+    /// persisted FAILED -999. An unknown id succeeds.
+    RemoveUpload {
+        command: CommandId,
+        upload_id: String,
+    },
+    /// The app's `acknowledgeEvent(eventId)`: the event is deleted durably and
+    /// never delivered again. An unknown id succeeds.
+    AcknowledgeEvent {
+        command: CommandId,
+        event_id: EventId,
+    },
+    /// The app's `destroy()`: detaches the callback; uploads go on.
+    Destroy { command: CommandId },
+    /// The host's view of network reachability changed.
+    NetworkChanged { reachable: bool },
+    /// A transport reports on an attempt. Reports for any attempt other than
+    /// the upload's current one are ignored.
+    Transfer {
+        upload_id: UploadId,
+        attempt: Attempt,
+        report: TransferReport,
+    },
+    /// Every batch up to and including `through` is durable.
+    Durable { through: BatchId },
+    /// The deadline from [`Machine::poll_timeout`] (or any later time) came.
+    Timeout,
+}
+
+/// What a transport says about one attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransferReport {
+    /// Bytes of the request body handed to the network so far.
+    Progress { sent: u64, total: u64 },
+    /// The server answered. Any status ends the upload as UPLOADED.
+    Response {
+        status: u16,
+        /// The body as received, already cut by the transport to at most
+        /// `Limits::max_response_bytes` (the machine cuts again if not).
+        body: Vec<u8>,
+        /// Whether the transport dropped part of the body.
+        truncated: bool,
+    },
+    /// No answer: the attempt failed before a response arrived.
+    Failed(TransferFailure),
+}
+
+/// Why an attempt got no response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferFailure {
+    pub message: String,
+    /// Becomes `errorCode` if this failure ends the upload.
+    pub error_code: i32,
+    /// Network trouble is retryable; a file that vanished or changed size
+    /// during the upload is not.
+    pub retryable: bool,
+}
+
+/// What the caller must do, in the order the machine hands them out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Write the batch atomically after all earlier ones, then report
+    /// [`Input::Durable`]. Events and command results that depend on it are
+    /// held back until then (write-ahead).
+    PersistBatch(Batch),
+    /// Start attempt `attempt` of an upload. The attempt is already durable.
+    StartAttempt {
+        request: UploadRequest,
+        attempt: Attempt,
+    },
+    /// Stop an attempt at once; its later reports are ignored anyway.
+    CancelAttempt {
+        upload_id: UploadId,
+        attempt: Attempt,
+    },
+    /// Hand this event to the app's callback.
+    Deliver(Event),
+    /// The command is done (durably, when it changed anything).
+    CommandDone {
+        command: CommandId,
+        result: Result<(), Rejection>,
+    },
+}
+
+/// Where an accepted upload is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a free slot (and for the network).
+    Ready,
+    /// Waiting out a retry backoff.
+    Backoff { until: Time },
+    /// A transfer is in flight.
+    Transferring {
+        attempt: Attempt,
+        progress: Progress,
+    },
+    /// After relaunch, an OS-owned transfer may still be running: wait for
+    /// its report until `deadline`.
+    Reconciling { attempt: Attempt, deadline: Time },
+}
+
+/// Throttling state of UPLOADING events for one attempt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Progress {
+    last_emitted: Option<(Time, u8)>,
+    pending: Option<u8>,
+}
+
+#[derive(Clone, Debug)]
+struct Upload {
+    record: UploadRecord,
+    phase: Phase,
+}
+
+/// The state machine. See the crate documentation for the contract.
+#[derive(Debug)]
+pub struct Machine {
+    options: Options,
+    config: Config,
+    rng: SplitMix64,
+    now: Time,
+    attached: bool,
+    network_reachable: bool,
+
+    uploads: BTreeMap<UploadId, Upload>,
+    /// Sequence → id of uploads in `Phase::Ready`: the start order.
+    ready: BTreeMap<u64, UploadId>,
+    /// (deadline, sequence) → id of uploads in `Phase::Backoff`.
+    backoff: BTreeMap<(Time, u64), UploadId>,
+    /// Sequence → id of uploads transferring or reconciling.
+    in_flight: BTreeMap<u64, UploadId>,
+    next_sequence: u64,
+
+    /// Persisted terminal events not yet acknowledged, in delivery order.
+    events: BTreeMap<EventId, TerminalEvent>,
+    event_of_upload: BTreeMap<UploadId, EventId>,
+    next_event_id: u64,
+
+    next_batch: u64,
+    durable_through: BatchId,
+    /// Effects the caller may take now.
+    ready_effects: VecDeque<Effect>,
+    /// Effects waiting for a batch to be durable, in order.
+    gated_effects: VecDeque<(BatchId, Effect)>,
+}
+
+impl Machine {
+    /// A machine with nothing stored yet.
+    pub fn new(options: Options) -> Machine {
+        Machine::recover(options, Recovered::default(), Time::ZERO)
+    }
+
+    /// A machine rebuilt from what a store loaded at start-up. In-flight
+    /// uploads are re-queued (engine-owned transfers) or reconciled
+    /// (OS-owned). Legacy in-flight uploads become FAILED 500. Inconsistent
+    /// stored data is repaired durably rather than trusted or panicked on.
+    pub fn recover(options: Options, recovered: Recovered, now: Time) -> Machine {
+        let config = recovered
+            .meta
+            .and_then(|meta| validate::config(meta.config).ok())
+            .unwrap_or_default();
+        let mut machine = Machine {
+            options,
+            config,
+            rng: SplitMix64::new(options.seed),
+            now,
+            attached: false,
+            network_reachable: true,
+            uploads: BTreeMap::new(),
+            ready: BTreeMap::new(),
+            backoff: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            next_sequence: 0,
+            events: BTreeMap::new(),
+            event_of_upload: BTreeMap::new(),
+            next_event_id: recovered.meta.map_or(1, |meta| meta.next_event_id.max(1)),
+            next_batch: 1,
+            durable_through: BatchId(0),
+            ready_effects: VecDeque::new(),
+            gated_effects: VecDeque::new(),
+        };
+        let mut repairs = Vec::new();
+        for event in recovered.events {
+            machine.next_event_id = machine
+                .next_event_id
+                .max(event.event_id.0.saturating_add(1));
+            // This machine never writes two events for one upload; if a store
+            // holds two, both stay deliverable and the first is indexed.
+            machine
+                .event_of_upload
+                .entry(event.upload_id.clone())
+                .or_insert(event.event_id);
+            machine.events.insert(event.event_id, event);
+        }
+        let mut records = recovered.uploads;
+        records.sort_by_key(|record| record.sequence);
+        for mut record in records {
+            let id = record.request.id.clone();
+            if machine.event_of_upload.contains_key(&id) || machine.uploads.contains_key(&id) {
+                // Already ended, or stored twice: the event (or the first
+                // record) wins.
+                repairs.push(Change::DeleteUpload(id));
+                continue;
+            }
+            record.sequence = machine.next_sequence;
+            machine.next_sequence += 1;
+            let phase = match (record.in_flight, record.last_attempt, options.ownership) {
+                (true, Some(attempt), TransferOwnership::Os) => Phase::Reconciling {
+                    attempt,
+                    deadline: now.saturating_add_millis(options.limits.reconcile_timeout_millis),
+                },
+                _ => {
+                    record.in_flight = false;
+                    Phase::Ready
+                }
+            };
+            machine.insert_upload(Upload { record, phase });
+        }
+        for legacy in recovered.legacy_uploads {
+            // Old ids are kept as stored, UUID or not: the app knows them.
+            let upload_id = UploadId::from_stored(&legacy.id);
+            repairs.push(Change::DeleteUpload(upload_id.clone()));
+            if machine.event_of_upload.contains_key(&upload_id)
+                || machine.uploads.contains_key(&upload_id)
+            {
+                continue;
+            }
+            let event = machine.new_terminal_event(
+                upload_id,
+                Outcome::Failed {
+                    error: MSG_LEGACY.to_owned(),
+                    error_code: ERROR_CODE_LEGACY,
+                },
+            );
+            repairs.push(Change::PutEvent(event));
+        }
+        if !repairs.is_empty() {
+            repairs.push(Change::PutMeta(machine.meta()));
+            machine.persist(repairs);
+        }
+        machine.schedule();
+        machine.check_invariants();
+        machine
+    }
+
+    /// Applies one input at time `now` (a `now` earlier than one seen before
+    /// is taken as the latest seen: time never goes back).
+    pub fn handle_input(&mut self, now: Time, input: Input) {
+        self.now = self.now.max(now);
+        match input {
+            Input::Init { command, config } => self.on_init(command, config),
+            Input::StartUpload {
+                command,
+                payload,
+                file,
+            } => self.on_start_upload(command, payload, file),
+            Input::RemoveUpload { command, upload_id } => self.on_remove(command, &upload_id),
+            Input::AcknowledgeEvent { command, event_id } => self.on_acknowledge(command, event_id),
+            Input::Destroy { command } => {
+                self.attached = false;
+                self.ready_effects
+                    .retain(|effect| !matches!(effect, Effect::Deliver(_)));
+                self.gated_effects
+                    .retain(|(_, effect)| !matches!(effect, Effect::Deliver(_)));
+                self.push_gated(Effect::CommandDone {
+                    command,
+                    result: Ok(()),
+                });
+            }
+            Input::NetworkChanged { reachable } => self.network_reachable = reachable,
+            Input::Transfer {
+                upload_id,
+                attempt,
+                report,
+            } => self.on_transfer(&upload_id, attempt, report),
+            Input::Durable { through } => self.on_durable(through),
+            Input::Timeout => self.on_timeout(),
+        }
+        self.schedule();
+        self.check_invariants();
+    }
+
+    /// The next effect to carry out, in order, or `None` when there is
+    /// nothing to do until the next input.
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.ready_effects.pop_front()
+    }
+
+    /// When to feed [`Input::Timeout`] next, if anything waits on time.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        let mut next = self.backoff.first_key_value().map(|((until, _), _)| *until);
+        for id in self.in_flight.values() {
+            let deadline = match self.uploads.get(id).map(|upload| upload.phase) {
+                Some(Phase::Reconciling { deadline, .. }) => Some(deadline),
+                Some(Phase::Transferring {
+                    progress:
+                        Progress {
+                            last_emitted: Some((at, _)),
+                            pending: Some(_),
+                        },
+                    ..
+                }) => Some(at.saturating_add_millis(self.config.progress.min_interval_millis)),
+                _ => None,
+            };
+            next = match (next, deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        next
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Uploads accepted and not yet ended.
+    pub fn upload_count(&self) -> usize {
+        self.uploads.len()
+    }
+
+    /// Transfers in flight (transferring or reconciling).
+    pub fn in_flight_count(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Terminal events not yet acknowledged.
+    pub fn unacknowledged_events(&self) -> impl Iterator<Item = &TerminalEvent> {
+        self.events.values()
+    }
+
+    /// Whether an app callback is attached (after `init`, before `destroy`).
+    pub fn is_attached(&self) -> bool {
+        self.attached
+    }
+
+    // ----- commands -----
+
+    fn on_init(&mut self, command: CommandId, config: Config) {
+        let config = match validate::config(config) {
+            Ok(config) => config,
+            Err(error) => {
+                self.push_gated(Effect::CommandDone {
+                    command,
+                    result: Err(Rejection { id: None, error }),
+                });
+                return;
+            }
+        };
+        self.config = config;
+        self.attached = true;
+        self.persist(vec![Change::PutMeta(self.meta())]);
+        self.shed_excess_transfers();
+        // Re-deliver every unacknowledged event, in order. Terminal events
+        // already queued would come twice in a row: drop those first.
+        self.gated_effects
+            .retain(|(_, effect)| !matches!(effect, Effect::Deliver(Event::Terminal(_))));
+        self.ready_effects
+            .retain(|effect| !matches!(effect, Effect::Deliver(Event::Terminal(_))));
+        let events: Vec<TerminalEvent> = self.events.values().cloned().collect();
+        for event in events {
+            self.push_gated(Effect::Deliver(Event::Terminal(event)));
+        }
+        self.push_gated(Effect::CommandDone {
+            command,
+            result: Ok(()),
+        });
+    }
+
+    fn on_start_upload(&mut self, command: CommandId, payload: UploadPayload, file: FileCheck) {
+        let limits = self.options.limits;
+        let accepted = validate::upload_request(&payload, file, &limits).and_then(|request| {
+            let reject = |error: String| Rejection {
+                id: Some(request.id.as_str().to_owned()),
+                error,
+            };
+            if self.uploads.contains_key(&request.id) {
+                return Err(reject(format!(
+                    "Upload {} is already in progress",
+                    request.id
+                )));
+            }
+            if self.event_of_upload.contains_key(&request.id) {
+                return Err(reject(format!(
+                    "Upload {} has an unacknowledged event; acknowledge it before reusing the id",
+                    request.id
+                )));
+            }
+            if self.uploads.len() >= limits.max_uploads {
+                return Err(reject(format!(
+                    "Too many uploads in progress (limit {})",
+                    limits.max_uploads
+                )));
+            }
+            // Every accepted upload must be able to end in a stored event.
+            if self.uploads.len() + self.events.len() >= limits.max_unacknowledged_events {
+                return Err(reject(format!(
+                    "Too many unacknowledged events (limit {}); acknowledge events first",
+                    limits.max_unacknowledged_events
+                )));
+            }
+            Ok(request)
+        });
+        match accepted {
+            Ok(request) => {
+                let record = UploadRecord {
+                    request,
+                    sequence: self.next_sequence,
+                    last_attempt: None,
+                    in_flight: false,
+                    counted_failures: 0,
+                };
+                self.next_sequence += 1;
+                self.persist(vec![Change::PutUpload(record.clone())]);
+                self.insert_upload(Upload {
+                    record,
+                    phase: Phase::Ready,
+                });
+                self.push_gated(Effect::CommandDone {
+                    command,
+                    result: Ok(()),
+                });
+            }
+            Err(rejection) => {
+                if self.attached {
+                    self.push_gated(Effect::Deliver(Event::Rejected(rejection.clone())));
+                }
+                self.push_gated(Effect::CommandDone {
+                    command,
+                    result: Err(rejection),
+                });
+            }
+        }
+    }
+
+    fn on_remove(&mut self, command: CommandId, upload_id: &str) {
+        if upload_id.is_empty() {
+            self.push_gated(Effect::CommandDone {
+                command,
+                result: Err(Rejection {
+                    id: None,
+                    error: MSG_ID_REQUIRED.to_owned(),
+                }),
+            });
+            return;
+        }
+        // Ids are kept as written; an unknown (or non-UUID) id succeeds.
+        let found = UploadId::parse(upload_id)
+            .ok()
+            .filter(|id| self.uploads.contains_key(id));
+        if let Some(id) = found {
+            self.finish(
+                &id,
+                Outcome::Failed {
+                    error: MSG_CANCELLED.to_owned(),
+                    error_code: ERROR_CODE_CANCELLED,
+                },
+            );
+        }
+        self.push_gated(Effect::CommandDone {
+            command,
+            result: Ok(()),
+        });
+    }
+
+    fn on_acknowledge(&mut self, command: CommandId, event_id: EventId) {
+        if let Some(event) = self.events.remove(&event_id) {
+            if self.event_of_upload.get(&event.upload_id) == Some(&event_id) {
+                self.event_of_upload.remove(&event.upload_id);
+            }
+            self.persist(vec![Change::DeleteEvent(event_id)]);
+        }
+        self.push_gated(Effect::CommandDone {
+            command,
+            result: Ok(()),
+        });
+    }
+
+    // ----- transfers -----
+
+    fn on_transfer(&mut self, upload_id: &UploadId, attempt: Attempt, report: TransferReport) {
+        let Some(upload) = self.uploads.get_mut(upload_id) else {
+            return; // Ended already: a stale report.
+        };
+        let current = match upload.phase {
+            Phase::Transferring { attempt: a, .. } | Phase::Reconciling { attempt: a, .. } => a,
+            Phase::Ready | Phase::Backoff { .. } => return,
+        };
+        if current != attempt {
+            return;
+        }
+        match report {
+            TransferReport::Progress { sent, total } => {
+                let percent = if total == 0 {
+                    100
+                } else {
+                    (u128::from(sent.min(total)) * 100 / u128::from(total)) as u8
+                };
+                self.on_progress(upload_id, percent);
+            }
+            TransferReport::Response {
+                status,
+                body,
+                truncated,
+            } => {
+                let limit = self.options.limits.max_response_bytes;
+                let kept = &body[..body.len().min(limit.saturating_add(4))];
+                let text = String::from_utf8_lossy(kept);
+                let server_response = truncate_to_char_boundary(&text, limit).to_owned();
+                let response_truncated =
+                    truncated || server_response.len() < text.len() || kept.len() < body.len();
+                self.finish(
+                    upload_id,
+                    Outcome::Uploaded {
+                        status_code: status,
+                        server_response,
+                        response_truncated,
+                    },
+                );
+            }
+            TransferReport::Failed(failure) => self.on_failure(upload_id, failure),
+        }
+    }
+
+    fn on_progress(&mut self, upload_id: &UploadId, percent: u8) {
+        let throttle = self.config.progress;
+        let now = self.now;
+        let attached = self.attached;
+        let Some(Upload {
+            phase: Phase::Transferring { progress, .. },
+            ..
+        }) = self.uploads.get_mut(upload_id)
+        else {
+            return;
+        };
+        let emit = match progress.last_emitted {
+            None => true,
+            Some((at, last)) => {
+                if percent < last.saturating_add(throttle.min_percent_step) {
+                    return;
+                }
+                now >= at.saturating_add_millis(throttle.min_interval_millis)
+            }
+        };
+        if !emit {
+            progress.pending = Some(percent);
+            return;
+        }
+        progress.last_emitted = Some((now, percent));
+        progress.pending = None;
+        if attached {
+            self.push_gated(Effect::Deliver(Event::Progress {
+                upload_id: upload_id.clone(),
+                progress: percent,
+            }));
+        }
+    }
+
+    fn on_failure(&mut self, upload_id: &UploadId, failure: TransferFailure) {
+        let limits = self.options.limits;
+        let retry = self.config.retry;
+        let error =
+            truncate_to_char_boundary(&failure.message, limits.max_error_message_bytes).to_owned();
+        let Some(upload) = self.uploads.get(upload_id) else {
+            return;
+        };
+        // Failures while the host says the network is down do not count.
+        let counted = upload.record.counted_failures + u32::from(self.network_reachable);
+        if !failure.retryable || counted >= retry.max_attempts {
+            let error = if failure.retryable {
+                format!("{error} (gave up after {counted} attempts)")
+            } else {
+                error
+            };
+            self.finish(
+                upload_id,
+                Outcome::Failed {
+                    error,
+                    error_code: failure.error_code,
+                },
+            );
+            return;
+        }
+        let phase = if counted > upload.record.counted_failures {
+            let delay = self.backoff_millis(counted);
+            Phase::Backoff {
+                until: self.now.saturating_add_millis(delay),
+            }
+        } else {
+            Phase::Ready
+        };
+        let mut upload = self.remove_upload(upload_id);
+        upload.record.counted_failures = counted;
+        upload.record.in_flight = false;
+        upload.phase = phase;
+        self.persist(vec![Change::PutUpload(upload.record.clone())]);
+        self.insert_upload(upload);
+    }
+
+    /// Exponential backoff with "equal jitter": half fixed, half drawn.
+    fn backoff_millis(&mut self, counted_failures: u32) -> u64 {
+        let retry = self.config.retry;
+        let doublings = counted_failures.saturating_sub(1).min(63);
+        let full = retry
+            .initial_backoff_millis
+            .saturating_mul(1u64 << doublings)
+            .min(retry.max_backoff_millis);
+        let half = full / 2;
+        half + self.rng.next_below(full - half + 1)
+    }
+
+    // ----- time and durability -----
+
+    fn on_timeout(&mut self) {
+        let now = self.now;
+        while let Some((&(until, sequence), _)) = self.backoff.first_key_value() {
+            if until > now {
+                break;
+            }
+            let Some((_, id)) = self.backoff.pop_first() else {
+                break;
+            };
+            if let Some(upload) = self.uploads.get_mut(&id) {
+                upload.phase = Phase::Ready;
+                self.ready.insert(sequence, id);
+            }
+        }
+        let in_flight: Vec<UploadId> = self.in_flight.values().cloned().collect();
+        for id in in_flight {
+            let Some(upload) = self.uploads.get_mut(&id) else {
+                continue;
+            };
+            match upload.phase {
+                Phase::Reconciling { attempt, deadline } if deadline <= now => {
+                    // The OS never reported: stop its transfer, try anew
+                    // (not counted: nothing said the network failed).
+                    self.ready_effects.push_back(Effect::CancelAttempt {
+                        upload_id: id.clone(),
+                        attempt,
+                    });
+                    let mut upload = self.remove_upload(&id);
+                    upload.record.in_flight = false;
+                    upload.phase = Phase::Ready;
+                    self.persist(vec![Change::PutUpload(upload.record.clone())]);
+                    self.insert_upload(upload);
+                }
+                Phase::Transferring {
+                    progress:
+                        Progress {
+                            last_emitted: Some((at, _)),
+                            pending: Some(percent),
+                        },
+                    ..
+                } if at.saturating_add_millis(self.config.progress.min_interval_millis) <= now => {
+                    self.on_progress(&id, percent);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn on_durable(&mut self, through: BatchId) {
+        // A confirmation of a batch not handed out yet is a caller bug; take
+        // what exists.
+        let through = BatchId(through.0.min(self.next_batch - 1));
+        if through <= self.durable_through {
+            return;
+        }
+        self.durable_through = through;
+        while let Some((needs, _)) = self.gated_effects.front() {
+            if *needs > through {
+                break;
+            }
+            if let Some((_, effect)) = self.gated_effects.pop_front() {
+                self.ready_effects.push_back(effect);
+            }
+        }
+    }
+
+    // ----- scheduling -----
+
+    /// Starts attempts while there is a free slot, the network is up and an
+    /// upload is ready.
+    fn schedule(&mut self) {
+        let limit = self.config.parallel_uploads_limit as usize;
+        while self.network_reachable && self.in_flight.len() < limit {
+            let Some((sequence, id)) = self.ready.pop_first() else {
+                break;
+            };
+            let Some(upload) = self.uploads.get_mut(&id) else {
+                continue;
+            };
+            let attempt = Attempt(
+                upload
+                    .record
+                    .last_attempt
+                    .map_or(1, |a| a.0.saturating_add(1)),
+            );
+            upload.record.last_attempt = Some(attempt);
+            upload.record.in_flight = true;
+            upload.phase = Phase::Transferring {
+                attempt,
+                progress: Progress::default(),
+            };
+            let record = upload.record.clone();
+            self.in_flight.insert(sequence, id);
+            self.persist(vec![Change::PutUpload(record.clone())]);
+            self.push_gated(Effect::StartAttempt {
+                request: record.request,
+                attempt,
+            });
+        }
+    }
+
+    /// After `init` lowered the limit: the newest transfers go back to the
+    /// front of the queue (not counted as failures).
+    fn shed_excess_transfers(&mut self) {
+        let limit = self.config.parallel_uploads_limit as usize;
+        while self.in_flight.len() > limit {
+            let Some((_, id)) = self.in_flight.last_key_value() else {
+                break;
+            };
+            let id = id.clone();
+            let mut upload = self.remove_upload(&id);
+            if let Phase::Transferring { attempt, .. } | Phase::Reconciling { attempt, .. } =
+                upload.phase
+            {
+                self.cancel_attempt(&id, attempt);
+            }
+            upload.record.in_flight = false;
+            upload.phase = Phase::Ready;
+            self.persist(vec![Change::PutUpload(upload.record.clone())]);
+            self.insert_upload(upload);
+        }
+    }
+
+    // ----- helpers -----
+
+    /// Ends an upload with a terminal event: persisted, then delivered.
+    fn finish(&mut self, upload_id: &UploadId, outcome: Outcome) {
+        let upload = self.remove_upload(upload_id);
+        if let Phase::Transferring { attempt, .. } | Phase::Reconciling { attempt, .. } =
+            upload.phase
+        {
+            self.cancel_attempt(upload_id, attempt);
+        }
+        let event = self.new_terminal_event(upload_id.clone(), outcome);
+        self.persist(vec![
+            Change::DeleteUpload(upload_id.clone()),
+            Change::PutEvent(event.clone()),
+            Change::PutMeta(self.meta()),
+        ]);
+        if self.attached {
+            self.push_gated(Effect::Deliver(Event::Terminal(event)));
+        }
+    }
+
+    /// Records a new terminal event in memory. The caller persists it with
+    /// the meta (next event id) in one batch.
+    fn new_terminal_event(&mut self, upload_id: UploadId, outcome: Outcome) -> TerminalEvent {
+        let event_id = EventId(self.next_event_id);
+        self.next_event_id += 1;
+        let event = TerminalEvent {
+            event_id,
+            upload_id: upload_id.clone(),
+            outcome,
+        };
+        assert!(
+            !self.event_of_upload.contains_key(&upload_id),
+            "an upload with an unacknowledged event cannot end again"
+        );
+        self.event_of_upload.insert(upload_id, event_id);
+        self.events.insert(event_id, event.clone());
+        event
+    }
+
+    /// Stops an attempt. If its start is still held back, it is dropped
+    /// there and never reaches the caller.
+    fn cancel_attempt(&mut self, upload_id: &UploadId, attempt: Attempt) {
+        let held = self.gated_effects.iter().position(|(_, effect)| {
+            matches!(effect, Effect::StartAttempt { request, attempt: a }
+                if &request.id == upload_id && *a == attempt)
+        });
+        match held {
+            Some(index) => {
+                self.gated_effects.remove(index);
+            }
+            None => self.ready_effects.push_back(Effect::CancelAttempt {
+                upload_id: upload_id.clone(),
+                attempt,
+            }),
+        }
+    }
+
+    fn insert_upload(&mut self, upload: Upload) {
+        let sequence = upload.record.sequence;
+        let id = upload.record.request.id.clone();
+        match upload.phase {
+            Phase::Ready => {
+                self.ready.insert(sequence, id.clone());
+            }
+            Phase::Backoff { until } => {
+                self.backoff.insert((until, sequence), id.clone());
+            }
+            Phase::Transferring { .. } | Phase::Reconciling { .. } => {
+                self.in_flight.insert(sequence, id.clone());
+            }
+        }
+        let previous = self.uploads.insert(id, upload);
+        assert!(previous.is_none(), "an upload id is inserted once");
+    }
+
+    /// Takes an upload out of every index. The id must be known.
+    fn remove_upload(&mut self, upload_id: &UploadId) -> Upload {
+        let upload = self
+            .uploads
+            .remove(upload_id)
+            .expect("remove_upload is called with a known id");
+        let sequence = upload.record.sequence;
+        match upload.phase {
+            Phase::Ready => {
+                self.ready.remove(&sequence);
+            }
+            Phase::Backoff { until } => {
+                self.backoff.remove(&(until, sequence));
+            }
+            Phase::Transferring { .. } | Phase::Reconciling { .. } => {
+                self.in_flight.remove(&sequence);
+            }
+        }
+        upload
+    }
+
+    fn meta(&self) -> Meta {
+        Meta {
+            next_event_id: self.next_event_id,
+            config: self.config,
+        }
+    }
+
+    /// Hands out a batch now; returns its id.
+    fn persist(&mut self, changes: Vec<Change>) -> BatchId {
+        let id = BatchId(self.next_batch);
+        self.next_batch += 1;
+        self.ready_effects
+            .push_back(Effect::PersistBatch(Batch { id, changes }));
+        id
+    }
+
+    /// Queues an effect that must wait until every batch handed out so far
+    /// is durable.
+    fn push_gated(&mut self, effect: Effect) {
+        let needs = BatchId(self.next_batch - 1);
+        if needs <= self.durable_through && self.gated_effects.is_empty() {
+            self.ready_effects.push_back(effect);
+        } else {
+            self.gated_effects.push_back((needs, effect));
+        }
+    }
+
+    fn check_invariants(&self) {
+        let limit = self.config.parallel_uploads_limit as usize;
+        assert!(
+            self.in_flight.len() <= limit,
+            "in flight {} > parallelUploadsLimit {limit}",
+            self.in_flight.len()
+        );
+        assert_eq!(
+            self.ready.len() + self.backoff.len() + self.in_flight.len(),
+            self.uploads.len(),
+            "every upload is in exactly one index"
+        );
+        assert!(self.durable_through.0 < self.next_batch);
+        if cfg!(debug_assertions) {
+            for (event_id, event) in &self.events {
+                assert_eq!(*event_id, event.event_id);
+                assert!(event_id.0 < self.next_event_id);
+                assert!(!self.uploads.contains_key(&event.upload_id));
+            }
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Plain values the machine works with: time, identifiers, the upload
+//! request, configuration and limits.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A point in time, in milliseconds since an epoch the caller chooses.
+///
+/// The machine never reads a clock: every input carries the caller's `now`.
+/// Across a relaunch the epoch may change, so no `Time` is ever persisted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(u64);
+
+impl Time {
+    pub const ZERO: Time = Time(0);
+
+    pub const fn from_millis(millis: u64) -> Time {
+        Time(millis)
+    }
+
+    pub const fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    pub const fn saturating_add_millis(self, millis: u64) -> Time {
+        Time(self.0.saturating_add(millis))
+    }
+
+    pub const fn saturating_millis_since(self, earlier: Time) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+/// The app's id of an upload: a UUID string, kept exactly as the app wrote
+/// it (iOS writes upper case), so events echo it back unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct UploadId(String);
+
+impl UploadId {
+    /// Checks that `text` is a UUID string (any case, hyphenated, braced or
+    /// simple form as `uuid` accepts) and keeps it as written.
+    pub fn parse(text: &str) -> Result<UploadId, &'static str> {
+        if text.len() > MAX_UPLOAD_ID_BYTES {
+            return Err(crate::validate::MSG_ID_NOT_UUID);
+        }
+        uuid::Uuid::try_parse(text).map_err(|_| crate::validate::MSG_ID_NOT_UUID)?;
+        Ok(UploadId(text.to_owned()))
+    }
+
+    /// An id read back from storage (or from an older format, whose ids may
+    /// not be UUIDs): kept as it was, cut to a bounded length.
+    pub fn from_stored(text: &str) -> UploadId {
+        UploadId(crate::validate::truncate_to_char_boundary(text, MAX_STORED_ID_BYTES).to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Longest id kept from storage.
+pub const MAX_STORED_ID_BYTES: usize = 256;
+
+impl fmt::Display for UploadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Longest accepted upload id text (a braced UUID is 38 bytes).
+pub const MAX_UPLOAD_ID_BYTES: usize = 64;
+
+/// Identifies one persisted terminal event. Drawn from a persisted monotonic
+/// counter, so an id is never reused, even after acknowledgement, and the
+/// order of ids is the order of re-delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EventId(pub u64);
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The number of one transfer attempt of one upload, starting at 1.
+///
+/// It only grows, across relaunches too (it is persisted), so a report from
+/// an earlier attempt can always be told apart and ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Attempt(pub u32);
+
+/// Numbers the persist batches the machine hands out, from 1, in order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BatchId(pub u64);
+
+/// A token the caller attaches to a command; the machine answers it with
+/// [`crate::Effect::CommandDone`] once the command's effect is durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CommandId(pub u64);
+
+/// HTTP method of an upload. The reference plugin allows POST and PUT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Method {
+    Post,
+    Put,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Post => "POST",
+            Method::Put => "PUT",
+        }
+    }
+}
+
+/// How the file travels in the request body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BodyFormat {
+    /// `multipart/form-data`: parameters, then the file part named `file_key`
+    /// (the reference plugin's format).
+    #[default]
+    Multipart,
+    /// The file bytes are the whole body (presigned-URL uploads).
+    Raw,
+}
+
+/// What the app asked for in `startUpload(payload)`, before validation.
+///
+/// Every field is optional here because the app may leave any of them out;
+/// [`crate::validate`] turns it into an [`UploadRequest`] or a rejection with
+/// the reference plugin's message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UploadPayload {
+    pub id: Option<String>,
+    pub file_path: Option<String>,
+    pub file_key: Option<String>,
+    pub server_url: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub parameters: Vec<(String, String)>,
+    pub notification_title: Option<String>,
+    pub request_method: Option<String>,
+    pub body_format: BodyFormat,
+}
+
+/// What the caller found on disk at `file_path` when the command came in.
+/// The machine does no IO: the driver looks and reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileCheck {
+    /// Nothing was looked up (no path was given).
+    NotChecked,
+    Missing,
+    NotARegularFile,
+    Unreadable,
+    RegularFile {
+        size: u64,
+    },
+}
+
+/// A validated upload request: what is persisted and what a transfer needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRequest {
+    pub id: UploadId,
+    pub file_path: String,
+    pub file_key: String,
+    pub server_url: String,
+    pub headers: Vec<(String, String)>,
+    pub parameters: Vec<(String, String)>,
+    pub notification_title: String,
+    pub method: Method,
+    pub body_format: BodyFormat,
+}
+
+/// Which process owns a running transfer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TransferOwnership {
+    /// Android and desktop: the engine's own process runs the transfer; a kill
+    /// stops it and relaunch starts a new attempt.
+    #[default]
+    Engine,
+    /// iOS: a background URLSession owned by the OS runs the transfer and
+    /// outlives the app; on relaunch the engine waits (bounded) for the
+    /// outcome of the attempt that was handed over.
+    Os,
+}
+
+/// Retry policy for transport errors. Any HTTP response ends an upload; only
+/// transport errors (no response) are retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    /// Attempts that may fail with a transport error before the upload is
+    /// FAILED. Failures while the network is known to be down do not count.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubles each failure.
+    pub initial_backoff_millis: u64,
+    /// Cap on one backoff.
+    pub max_backoff_millis: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            initial_backoff_millis: 1_000,
+            max_backoff_millis: 5 * 60 * 1_000,
+        }
+    }
+}
+
+/// Limits on UPLOADING events: at most one per upload per `min_interval_millis`
+/// and only when the whole percent changed by at least `min_percent_step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressThrottle {
+    pub min_interval_millis: u64,
+    pub min_percent_step: u8,
+}
+
+impl Default for ProgressThrottle {
+    fn default() -> Self {
+        ProgressThrottle {
+            min_interval_millis: 500,
+            min_percent_step: 1,
+        }
+    }
+}
+
+/// The app's configuration, given with `init` and persisted, so that a
+/// relaunch in the background (before the app calls `init` again) keeps the
+/// same limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Transfers in flight at most, across all hosts. Default 1.
+    pub parallel_uploads_limit: u32,
+    pub retry: RetryPolicy,
+    pub progress: ProgressThrottle,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            parallel_uploads_limit: DEFAULT_PARALLEL_UPLOADS_LIMIT,
+            retry: RetryPolicy::default(),
+            progress: ProgressThrottle::default(),
+        }
+    }
+}
+
+pub const DEFAULT_PARALLEL_UPLOADS_LIMIT: u32 = 1;
+pub const MAX_PARALLEL_UPLOADS_LIMIT: u32 = 64;
+pub const MAX_RETRY_ATTEMPTS: u32 = 1_000;
+pub const MAX_BACKOFF_MILLIS: u64 = 24 * 60 * 60 * 1_000;
+
+/// Bounds on everything the app or a server can make the engine hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Uploads accepted and not yet terminal.
+    pub max_uploads: usize,
+    /// Terminal events persisted and not yet acknowledged. When full, new
+    /// uploads are refused (an accepted upload must always be able to end).
+    pub max_unacknowledged_events: usize,
+    pub max_file_path_bytes: usize,
+    pub max_server_url_bytes: usize,
+    pub max_file_key_bytes: usize,
+    pub max_notification_title_bytes: usize,
+    pub max_header_count: usize,
+    /// Sum of header name and value bytes.
+    pub max_header_bytes: usize,
+    pub max_parameter_count: usize,
+    /// Sum of parameter name and value bytes.
+    pub max_parameter_bytes: usize,
+    /// Bytes of the server's answer kept in `serverResponse`.
+    pub max_response_bytes: usize,
+    /// Bytes of a transport error message kept in `error`.
+    pub max_error_message_bytes: usize,
+    /// How long a relaunched engine waits for the outcome of an OS-owned
+    /// transfer before it starts a new attempt.
+    pub reconcile_timeout_millis: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_uploads: 10_000,
+            max_unacknowledged_events: 100_000,
+            max_file_path_bytes: 4_096,
+            max_server_url_bytes: 8_192,
+            max_file_key_bytes: 256,
+            max_notification_title_bytes: 1_024,
+            max_header_count: 64,
+            max_header_bytes: 16 * 1_024,
+            max_parameter_count: 256,
+            max_parameter_bytes: 1024 * 1_024,
+            max_response_bytes: 64 * 1_024,
+            max_error_message_bytes: 1_024,
+            reconcile_timeout_millis: 10 * 60 * 1_000,
+        }
+    }
+}
+
+/// Fixed at construction: what the engine is, as opposed to what the app
+/// configures with `init`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Seed of the retry jitter. The same seed and inputs give the same
+    /// outputs.
+    pub seed: u64,
+    pub ownership: TransferOwnership,
+    pub limits: Limits,
+}
+
+impl Options {
+    pub fn new(seed: u64) -> Options {
+        Options {
+            seed,
+            ownership: TransferOwnership::Engine,
+            limits: Limits::default(),
+        }
+    }
+}

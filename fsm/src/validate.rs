@@ -1,0 +1,283 @@
+//! Validation of `startUpload` payloads and `init` configuration.
+//!
+//! The reference plugin checks, in this order: payload present, `id`,
+//! `serverUrl` present, `serverUrl` not blank, `filePath`, the file exists.
+//! The first failure wins, with the reference's message. The checks after
+//! those are this engine's own (stricter) rules, each with a clear message.
+
+use crate::event::Rejection;
+use crate::types::{
+    BodyFormat, Config, FileCheck, Limits, MAX_BACKOFF_MILLIS, MAX_PARALLEL_UPLOADS_LIMIT,
+    MAX_RETRY_ATTEMPTS, Method, UploadId, UploadPayload, UploadRequest,
+};
+
+pub const MSG_PAYLOAD_MISSING: &str = "Upload Settings object is missing or has invalid arguments";
+pub const MSG_ID_REQUIRED: &str = "Upload ID is required";
+pub const MSG_ID_NOT_UUID: &str = "Upload ID must be a UUID string";
+pub const MSG_URL_REQUIRED: &str = "Server URL is required";
+pub const MSG_URL_INVALID: &str = "Invalid server URL";
+pub const MSG_FILE_PATH_REQUIRED: &str = "filePath is required";
+pub const MSG_EVENT_ID_REQUIRED: &str = "Event ID is required";
+pub const DEFAULT_FILE_KEY: &str = "file";
+pub const DEFAULT_NOTIFICATION_TITLE: &str = "Uploading files";
+
+/// Checks a payload against the reference plugin's rules and this engine's
+/// limits. `file` is what the caller found at `file_path`.
+pub fn upload_request(
+    payload: &UploadPayload,
+    file: FileCheck,
+    limits: &Limits,
+) -> Result<UploadRequest, Rejection> {
+    let reject_without_id = |error: &str| Rejection {
+        id: None,
+        error: error.to_owned(),
+    };
+    let id_text = match payload.id.as_deref() {
+        None | Some("") => return Err(reject_without_id(MSG_ID_REQUIRED)),
+        Some(text) => text,
+    };
+    let reject = |error: String| Rejection {
+        id: Some(truncate_to_char_boundary(id_text, MAX_ECHOED_ID_BYTES).to_owned()),
+        error,
+    };
+    let server_url = match payload.server_url.as_deref() {
+        None | Some("") => return Err(reject(MSG_URL_REQUIRED.to_owned())),
+        Some(url) if url.trim().is_empty() => return Err(reject(MSG_URL_INVALID.to_owned())),
+        Some(url) => url,
+    };
+    let file_path = match payload.file_path.as_deref() {
+        None | Some("") => return Err(reject(MSG_FILE_PATH_REQUIRED.to_owned())),
+        Some(path) => path,
+    };
+    match file {
+        FileCheck::RegularFile { .. } => {}
+        FileCheck::Missing | FileCheck::NotChecked => {
+            return Err(reject(format!("File not found: {file_path}")));
+        }
+        FileCheck::NotARegularFile => {
+            return Err(reject(format!("Not a regular file: {file_path}")));
+        }
+        FileCheck::Unreadable => return Err(reject(format!("File is not readable: {file_path}"))),
+    }
+
+    let id = UploadId::parse(id_text).map_err(|message| reject(message.to_owned()))?;
+    check_server_url(server_url, limits).map_err(reject)?;
+    if !is_absolute_path(file_path) {
+        return Err(reject(format!(
+            "filePath must be an absolute path: {file_path}"
+        )));
+    }
+    if file_path.len() > limits.max_file_path_bytes || file_path.contains('\0') {
+        return Err(reject(format!(
+            "filePath is longer than {} bytes or contains NUL",
+            limits.max_file_path_bytes
+        )));
+    }
+    let file_key = match payload.file_key.as_deref() {
+        None | Some("") => DEFAULT_FILE_KEY.to_owned(),
+        Some(key) if key.len() > limits.max_file_key_bytes => {
+            return Err(reject(format!(
+                "fileKey is longer than {} bytes",
+                limits.max_file_key_bytes
+            )));
+        }
+        Some(key) => key.to_owned(),
+    };
+    let notification_title = match payload.notification_title.as_deref() {
+        None | Some("") => DEFAULT_NOTIFICATION_TITLE.to_owned(),
+        Some(title) if title.len() > limits.max_notification_title_bytes => {
+            return Err(reject(format!(
+                "notificationTitle is longer than {} bytes",
+                limits.max_notification_title_bytes
+            )));
+        }
+        Some(title) => title.to_owned(),
+    };
+    let method = match payload.request_method.as_deref() {
+        None | Some("") => Method::Post,
+        Some(m) if m.eq_ignore_ascii_case("POST") => Method::Post,
+        Some(m) if m.eq_ignore_ascii_case("PUT") => Method::Put,
+        Some(m) => {
+            return Err(reject(format!(
+                "requestMethod must be POST or PUT, not {:?}",
+                truncate_to_char_boundary(m, 16)
+            )));
+        }
+    };
+    check_headers(&payload.headers, payload.body_format, limits).map_err(reject)?;
+    check_parameters(&payload.parameters, limits).map_err(reject)?;
+
+    Ok(UploadRequest {
+        id,
+        file_path: file_path.to_owned(),
+        file_key,
+        server_url: server_url.to_owned(),
+        headers: payload.headers.clone(),
+        parameters: payload.parameters.clone(),
+        notification_title,
+        method,
+        body_format: payload.body_format,
+    })
+}
+
+/// Longest id echoed back in a rejection (a hostile id is not echoed whole).
+pub const MAX_ECHOED_ID_BYTES: usize = 256;
+
+fn check_server_url(url: &str, limits: &Limits) -> Result<(), String> {
+    if url.len() > limits.max_server_url_bytes {
+        return Err(format!(
+            "{MSG_URL_INVALID}: longer than {} bytes",
+            limits.max_server_url_bytes
+        ));
+    }
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return Err(format!(
+            "{MSG_URL_INVALID}: only http and https URLs are supported"
+        ));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("{MSG_URL_INVALID}: no host"));
+    }
+    if url.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(format!(
+            "{MSG_URL_INVALID}: contains spaces or control characters"
+        ));
+    }
+    Ok(())
+}
+
+/// Headers the encoder sets itself; a user value would break the framing.
+const RESERVED_HEADERS: [&str; 3] = ["content-type", "content-length", "transfer-encoding"];
+
+fn check_headers(
+    headers: &[(String, String)],
+    body_format: BodyFormat,
+    limits: &Limits,
+) -> Result<(), String> {
+    if headers.len() > limits.max_header_count {
+        return Err(format!("more than {} headers", limits.max_header_count));
+    }
+    let mut total = 0usize;
+    for (index, (name, value)) in headers.iter().enumerate() {
+        total = total.saturating_add(name.len()).saturating_add(value.len());
+        if name.is_empty() || !name.bytes().all(is_token_byte) {
+            return Err(format!(
+                "header name {:?} is not a valid HTTP header name",
+                truncate_to_char_boundary(name, 64)
+            ));
+        }
+        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(format!("header {name:?} has a CR, LF or NUL in its value"));
+        }
+        let lower = name.to_ascii_lowercase();
+        // A raw body may carry the user's own Content-Type (presigned URLs
+        // often require one); multipart's is the encoder's.
+        let reserved = RESERVED_HEADERS.contains(&lower.as_str())
+            && !(body_format == BodyFormat::Raw && lower == "content-type");
+        if reserved {
+            return Err(format!(
+                "header {name:?} is set by the uploader and cannot be overridden"
+            ));
+        }
+        if headers[..index]
+            .iter()
+            .any(|(earlier, _)| earlier.eq_ignore_ascii_case(name))
+        {
+            return Err(format!("header {name:?} is given twice"));
+        }
+    }
+    if total > limits.max_header_bytes {
+        return Err(format!(
+            "headers are larger than {} bytes",
+            limits.max_header_bytes
+        ));
+    }
+    Ok(())
+}
+
+fn check_parameters(parameters: &[(String, String)], limits: &Limits) -> Result<(), String> {
+    if parameters.len() > limits.max_parameter_count {
+        return Err(format!(
+            "more than {} parameters",
+            limits.max_parameter_count
+        ));
+    }
+    let total = parameters.iter().fold(0usize, |sum, (name, value)| {
+        sum.saturating_add(name.len()).saturating_add(value.len())
+    });
+    if total > limits.max_parameter_bytes {
+        return Err(format!(
+            "parameters are larger than {} bytes",
+            limits.max_parameter_bytes
+        ));
+    }
+    if parameters.iter().any(|(name, _)| name.is_empty()) {
+        return Err("a parameter has an empty name".to_owned());
+    }
+    Ok(())
+}
+
+/// Checks an `init` configuration. A falsy (0) `parallelUploadsLimit`
+/// means the default, as in the reference plugin.
+pub fn config(mut config: Config) -> Result<Config, String> {
+    if config.parallel_uploads_limit == 0 {
+        config.parallel_uploads_limit = crate::types::DEFAULT_PARALLEL_UPLOADS_LIMIT;
+    }
+    if config.parallel_uploads_limit > MAX_PARALLEL_UPLOADS_LIMIT {
+        return Err(format!(
+            "parallelUploadsLimit must be between 1 and {MAX_PARALLEL_UPLOADS_LIMIT}"
+        ));
+    }
+    let retry = &config.retry;
+    if retry.max_attempts == 0 || retry.max_attempts > MAX_RETRY_ATTEMPTS {
+        return Err(format!(
+            "maxAttempts must be between 1 and {MAX_RETRY_ATTEMPTS}"
+        ));
+    }
+    if retry.initial_backoff_millis > retry.max_backoff_millis
+        || retry.max_backoff_millis > MAX_BACKOFF_MILLIS
+    {
+        return Err(format!(
+            "backoff must satisfy initial <= max <= {MAX_BACKOFF_MILLIS} ms"
+        ));
+    }
+    if config.progress.min_percent_step == 0 || config.progress.min_percent_step > 100 {
+        return Err("progress step must be between 1 and 100 percent".to_owned());
+    }
+    Ok(config)
+}
+
+/// RFC 9110 `tchar`.
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+/// Absolute on Unix (`/…`) or, for hosts that pass them, Windows (`C:\…`).
+fn is_absolute_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    path.starts_with('/')
+        || (bytes.len() >= 3
+            && bytes[0].is_ascii_alphabetic()
+            && bytes[1] == b':'
+            && (bytes[2] == b'\\' || bytes[2] == b'/'))
+}
+
+/// The longest prefix of `text` of at most `max_bytes` that ends on a char
+/// boundary.
+pub fn truncate_to_char_boundary(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
