@@ -1,0 +1,743 @@
+//! One test per rule of the state machine (DESIGN.md "Semantics").
+
+mod support;
+
+use bgupload_fsm::{
+    Attempt, BodyFormat, Change, Config, ERROR_CODE_CANCELLED, ERROR_CODE_LEGACY, Effect, Event,
+    EventId, FileCheck, Input, LegacyUpload, Limits, Machine, Options, Outcome, ProgressThrottle,
+    Recovered, RetryPolicy, Time, TransferOwnership, TransferReport, UploadPayload, validate,
+};
+use support::{FILE_OK, World, id, payload, uuid};
+
+fn world() -> World {
+    let mut world = World::new(Options::new(1));
+    world.init_limit(1);
+    world
+}
+
+fn rejection_of(world: &World) -> (Option<String>, String) {
+    world
+        .delivered
+        .iter()
+        .rev()
+        .find_map(|event| match event {
+            Event::Rejected(rejection) => Some((rejection.id.clone(), rejection.error.clone())),
+            _ => None,
+        })
+        .expect("a FAILED event without eventId")
+}
+
+#[test]
+fn validation_follows_the_reference_order_and_messages() {
+    let mut world = world();
+    let cases: Vec<(UploadPayload, FileCheck, Option<String>, String)> = vec![
+        (
+            UploadPayload::default(),
+            FileCheck::NotChecked,
+            None,
+            validate::MSG_ID_REQUIRED.to_owned(),
+        ),
+        (
+            UploadPayload {
+                server_url: None,
+                ..payload(&uuid(1))
+            },
+            FILE_OK,
+            Some(uuid(1)),
+            validate::MSG_URL_REQUIRED.to_owned(),
+        ),
+        (
+            UploadPayload {
+                server_url: Some("   ".to_owned()),
+                file_path: None,
+                ..payload(&uuid(1))
+            },
+            FILE_OK,
+            Some(uuid(1)),
+            validate::MSG_URL_INVALID.to_owned(),
+        ),
+        (
+            UploadPayload {
+                file_path: None,
+                ..payload(&uuid(1))
+            },
+            FileCheck::NotChecked,
+            Some(uuid(1)),
+            validate::MSG_FILE_PATH_REQUIRED.to_owned(),
+        ),
+        (
+            payload(&uuid(1)),
+            FileCheck::Missing,
+            Some(uuid(1)),
+            "File not found: /data/photo.jpg".to_owned(),
+        ),
+        (
+            payload(&uuid(1)),
+            FileCheck::NotARegularFile,
+            Some(uuid(1)),
+            "Not a regular file: /data/photo.jpg".to_owned(),
+        ),
+        (
+            payload("not-a-uuid"),
+            FILE_OK,
+            Some("not-a-uuid".to_owned()),
+            validate::MSG_ID_NOT_UUID.to_owned(),
+        ),
+    ];
+    for (payload, file, expected_id, expected_error) in cases {
+        let command = world.start(payload, file);
+        let (id, error) = rejection_of(&world);
+        assert_eq!(error, expected_error);
+        assert_eq!(id, expected_id);
+        let result = world.results[&command].clone();
+        assert_eq!(result.err().map(|r| r.error), Some(expected_error));
+    }
+    assert_eq!(world.machine.upload_count(), 0);
+    assert!(world.disk.uploads.is_empty(), "nothing rejected is stored");
+}
+
+#[test]
+fn stricter_checks_reject_with_clear_messages() {
+    let mut world = world();
+    let bad: Vec<(UploadPayload, &str)> = vec![
+        (
+            UploadPayload {
+                server_url: Some("ftp://example.com/x".to_owned()),
+                ..payload(&uuid(2))
+            },
+            "only http and https",
+        ),
+        (
+            UploadPayload {
+                file_path: Some("relative/photo.jpg".to_owned()),
+                ..payload(&uuid(2))
+            },
+            "absolute path",
+        ),
+        (
+            UploadPayload {
+                headers: vec![("X-Bad".to_owned(), "a\r\nInjected: 1".to_owned())],
+                ..payload(&uuid(2))
+            },
+            "CR, LF or NUL",
+        ),
+        (
+            UploadPayload {
+                headers: vec![("Content-Type".to_owned(), "text/plain".to_owned())],
+                ..payload(&uuid(2))
+            },
+            "cannot be overridden",
+        ),
+        (
+            UploadPayload {
+                headers: vec![("Bad Name".to_owned(), "x".to_owned())],
+                ..payload(&uuid(2))
+            },
+            "not a valid HTTP header name",
+        ),
+        (
+            UploadPayload {
+                request_method: Some("DELETE".to_owned()),
+                ..payload(&uuid(2))
+            },
+            "requestMethod must be POST or PUT",
+        ),
+        (
+            UploadPayload {
+                parameters: vec![("big".to_owned(), "x".repeat(2 * 1024 * 1024))],
+                ..payload(&uuid(2))
+            },
+            "parameters are larger than",
+        ),
+        (
+            UploadPayload {
+                headers: (0..100).map(|n| (format!("X-{n}"), "v".to_owned())).collect(),
+                ..payload(&uuid(2))
+            },
+            "more than 64 headers",
+        ),
+    ];
+    for (payload, needle) in bad {
+        let command = world.start(payload, FILE_OK);
+        let error = world.results[&command].clone().unwrap_err().error;
+        assert!(error.contains(needle), "{error:?} should contain {needle:?}");
+    }
+    assert_eq!(world.machine.upload_count(), 0);
+}
+
+#[test]
+fn defaults_are_filled_in_like_the_reference() {
+    let mut world = world();
+    world.start_id(&uuid(3));
+    let request = &world.disk.uploads[&id(3)].request;
+    assert_eq!(request.file_key, "file");
+    assert_eq!(request.notification_title, "Uploading files");
+    assert_eq!(request.method, bgupload_fsm::Method::Post);
+    let command = world.start(
+        UploadPayload {
+            request_method: Some("put".to_owned()),
+            body_format: BodyFormat::Raw,
+            headers: vec![("Content-Type".to_owned(), "image/jpeg".to_owned())],
+            ..payload(&uuid(4))
+        },
+        FILE_OK,
+    );
+    assert!(world.results[&command].is_ok(), "raw bodies may set Content-Type");
+    assert_eq!(
+        world.disk.uploads[&id(4)].request.method,
+        bgupload_fsm::Method::Put
+    );
+}
+
+#[test]
+fn accepted_upload_is_durable_before_the_call_returns_and_starts_in_order() {
+    let mut world = world();
+    world.auto_sync = false;
+    let command = world.start_id(&uuid(1));
+    assert!(!world.results.contains_key(&command), "held until durable");
+    assert!(world.transfers.is_empty(), "no attempt before it is durable");
+    world.sync();
+    assert!(world.results[&command].is_ok());
+    world.sync();
+    assert_eq!(world.transfers.get(&id(1)), Some(&Attempt(1)));
+}
+
+#[test]
+fn any_http_response_is_uploaded_with_status_and_body() {
+    let mut world = world();
+    for (n, status) in [(1u8, 201u16), (2, 500), (3, 413), (4, 200)] {
+        world.start_id(&uuid(n));
+        world.respond(&id(n), status, &format!("body {status}"));
+    }
+    let events = world.terminal_events();
+    assert_eq!(events.len(), 4);
+    for (event, status) in events.iter().zip([201u16, 500, 413, 200]) {
+        assert_eq!(
+            event.outcome,
+            Outcome::Uploaded {
+                status_code: status,
+                server_response: format!("body {status}"),
+                response_truncated: false,
+            }
+        );
+    }
+}
+
+#[test]
+fn response_body_is_kept_up_to_the_limit_and_says_so() {
+    let mut options = Options::new(1);
+    options.limits = Limits {
+        max_response_bytes: 8,
+        ..Limits::default()
+    };
+    let mut world = World::new(options);
+    world.init_limit(1);
+    world.start_id(&uuid(1));
+    world.report(
+        &id(1),
+        TransferReport::Response {
+            status: 201,
+            body: "ééééé-and-more".as_bytes().to_vec(),
+            truncated: false,
+        },
+    );
+    let Outcome::Uploaded {
+        server_response,
+        response_truncated,
+        ..
+    } = &world.terminal_events()[0].outcome
+    else {
+        panic!("uploaded")
+    };
+    assert_eq!(server_response, "éééé");
+    assert!(*response_truncated);
+    world.start_id(&uuid(2));
+    world.report(
+        &id(2),
+        TransferReport::Response {
+            status: 200,
+            body: vec![0xff, 0xfe, b'o', b'k'],
+            truncated: false,
+        },
+    );
+    let Outcome::Uploaded {
+        server_response, ..
+    } = &world.terminal_events()[1].outcome
+    else {
+        panic!("uploaded")
+    };
+    assert_eq!(server_response, "\u{fffd}\u{fffd}ok", "invalid UTF-8 is replaced");
+}
+
+#[test]
+fn transport_errors_retry_with_growing_jittered_backoff_then_fail() {
+    let mut world = World::new(Options::new(9));
+    world.init(Config {
+        retry: RetryPolicy {
+            max_attempts: 4,
+            initial_backoff_millis: 1_000,
+            max_backoff_millis: 60_000,
+        },
+        ..Config::default()
+    });
+    world.start_id(&uuid(1));
+    let mut delays = Vec::new();
+    for attempt in 1..=3u32 {
+        assert_eq!(world.transfers.get(&id(1)), Some(&Attempt(attempt)));
+        let failed_at = world.now;
+        world.fail(&id(1), true);
+        assert!(world.transfers.is_empty(), "waits out the backoff");
+        let deadline = world.machine.poll_timeout().expect("a retry deadline");
+        delays.push(deadline.saturating_millis_since(failed_at));
+        world.advance(deadline.saturating_millis_since(world.now) - 1);
+        assert!(world.transfers.is_empty(), "not before the deadline");
+        world.advance(1);
+    }
+    for (n, delay) in delays.iter().enumerate() {
+        let full = 1_000u64 << n;
+        assert!(
+            (full / 2..=full).contains(delay),
+            "delay {delay} for failure {}",
+            n + 1
+        );
+    }
+    world.fail(&id(1), true);
+    let (error, code) = world.failed_event(&id(1)).expect("FAILED after 4 attempts");
+    assert!(error.contains("gave up after 4 attempts"), "{error}");
+    assert_eq!(code, -1005);
+}
+
+#[test]
+fn jitter_depends_only_on_the_seed() {
+    let run = |seed| {
+        let mut world = World::new(Options::new(seed));
+        world.init_limit(1);
+        world.start_id(&uuid(1));
+        world.fail(&id(1), true);
+        world.machine.poll_timeout()
+    };
+    assert_eq!(run(5), run(5));
+    let distinct: std::collections::BTreeSet<_> = (0..20).map(run).collect();
+    assert!(distinct.len() > 5, "jitter varies with the seed");
+}
+
+#[test]
+fn a_non_retryable_failure_ends_at_once() {
+    let mut world = world();
+    world.start_id(&uuid(1));
+    world.report(
+        &id(1),
+        TransferReport::Failed(bgupload_fsm::TransferFailure {
+            message: "file changed size during upload".to_owned(),
+            error_code: -3,
+            retryable: false,
+        }),
+    );
+    assert_eq!(
+        world.failed_event(&id(1)),
+        Some(("file changed size during upload".to_owned(), -3))
+    );
+}
+
+#[test]
+fn offline_uploads_wait_without_spending_attempts() {
+    let mut world = World::new(Options::new(2));
+    world.init(Config {
+        retry: RetryPolicy {
+            max_attempts: 2,
+            ..RetryPolicy::default()
+        },
+        ..Config::default()
+    });
+    world.network(false);
+    world.start_id(&uuid(1));
+    world.advance(3_600_000);
+    assert!(world.transfers.is_empty(), "nothing starts while offline");
+    world.network(true);
+    assert_eq!(world.transfers.get(&id(1)), Some(&Attempt(1)));
+    // The network drops mid-transfer: the failure is not counted.
+    world.network(false);
+    for _ in 0..5 {
+        world.fail(&id(1), true);
+        world.network(true);
+        world.network(false);
+    }
+    assert!(world.failed_event(&id(1)).is_none(), "offline failures never count");
+    world.network(true);
+    world.respond(&id(1), 201, "");
+    assert!(matches!(
+        world.terminal_events()[0].outcome,
+        Outcome::Uploaded { status_code: 201, .. }
+    ));
+}
+
+#[test]
+fn remove_cancels_queued_and_running_uploads_with_minus_999() {
+    let mut world = world();
+    world.start_id(&uuid(1));
+    world.start_id(&uuid(2));
+    assert_eq!(world.transfers.len(), 1, "parallel limit 1");
+    world.remove(&uuid(2)); // queued (the reference never reported this: #274)
+    world.remove(&uuid(1)); // running
+    for n in [1, 2] {
+        let (error, code) = world.failed_event(&id(n)).expect("FAILED");
+        assert_eq!(code, ERROR_CODE_CANCELLED);
+        assert!(error.to_lowercase().contains("cancel"));
+    }
+    assert!(world.transfers.is_empty(), "the running attempt was cancelled");
+    assert_eq!(world.disk.events.len(), 2, "cancellations are persisted");
+    let unknown = world.remove(&uuid(9));
+    assert!(world.results[&unknown].is_ok(), "unknown id succeeds");
+    let empty = world.remove("");
+    assert_eq!(
+        world.results[&empty].clone().unwrap_err().error,
+        validate::MSG_ID_REQUIRED
+    );
+}
+
+#[test]
+fn a_report_for_a_cancelled_or_old_attempt_is_ignored() {
+    let mut world = world();
+    world.start_id(&uuid(1));
+    world.fail(&id(1), true);
+    world.advance(10 * 60 * 1_000);
+    assert_eq!(world.transfers.get(&id(1)), Some(&Attempt(2)));
+    world.input(Input::Transfer {
+        upload_id: id(1),
+        attempt: Attempt(1),
+        report: TransferReport::Response {
+            status: 201,
+            body: Vec::new(),
+            truncated: false,
+        },
+    });
+    assert!(world.terminal_events().is_empty(), "stale response ignored");
+    world.remove(&uuid(1));
+    world.input(Input::Transfer {
+        upload_id: id(1),
+        attempt: Attempt(2),
+        report: TransferReport::Progress { sent: 5, total: 10 },
+    });
+    assert!(world.progress_events(&id(1)).is_empty());
+    assert_eq!(world.terminal_events().len(), 1);
+}
+
+#[test]
+fn acknowledged_events_are_never_delivered_again() {
+    let mut world = world();
+    world.start_id(&uuid(1));
+    world.start_id(&uuid(2));
+    world.respond(&id(1), 201, "one");
+    world.respond(&id(2), 201, "two");
+    let first = world.terminal_events()[0].event_id;
+    world.acknowledge(first);
+    assert!(!world.disk.events.contains_key(&first));
+    let before = world.delivered.len();
+    world.init_limit(1);
+    let again: Vec<EventId> = world.delivered[before..]
+        .iter()
+        .filter_map(|event| match event {
+            Event::Terminal(terminal) => Some(terminal.event_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(again, vec![world.terminal_events()[1].event_id]);
+    let unknown = world.acknowledge(EventId(999));
+    assert!(world.results[&unknown].is_ok(), "unknown event id succeeds");
+}
+
+#[test]
+fn repeated_init_redelivers_every_unacknowledged_event_in_order_identically() {
+    let mut world = World::new(Options::new(3));
+    world.init_limit(3);
+    for n in 1..=5 {
+        world.start_id(&uuid(n));
+    }
+    for n in [3u8, 1, 2] {
+        world.respond(&id(n), 201, &format!("r{n}"));
+    }
+    world.remove(&uuid(4));
+    let original: Vec<_> = world.terminal_events().into_iter().cloned().collect();
+    for _ in 0..3 {
+        let before = world.delivered.len();
+        world.init_limit(3);
+        let again: Vec<_> = world.delivered[before..]
+            .iter()
+            .filter_map(|event| match event {
+                Event::Terminal(terminal) => Some(terminal.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(again, original, "same events, same ids, same order");
+    }
+}
+
+#[test]
+fn duplicate_id_is_refused_and_the_existing_upload_untouched() {
+    let mut world = world();
+    world.start_id(&uuid(1));
+    let stored = world.disk.uploads[&id(1)].clone();
+    let command = world.start(
+        UploadPayload {
+            server_url: Some("http://127.0.0.1:1/other".to_owned()),
+            ..payload(&uuid(1))
+        },
+        FILE_OK,
+    );
+    let error = world.results[&command].clone().unwrap_err().error;
+    assert!(error.contains("already in progress"), "{error}");
+    assert_eq!(world.disk.uploads[&id(1)], stored);
+    world.respond(&id(1), 201, "");
+    let command = world.start_id(&uuid(1));
+    let error = world.results[&command].clone().unwrap_err().error;
+    assert!(error.contains("unacknowledged event"), "{error}");
+    let event_id = world.terminal_events()[0].event_id;
+    world.acknowledge(event_id);
+    let command = world.start_id(&uuid(1));
+    assert!(world.results[&command].is_ok(), "free again after the ack");
+}
+
+#[test]
+fn parallel_limit_is_exact_and_lowering_it_requeues_the_newest() {
+    let mut world = World::new(Options::new(4));
+    world.init_limit(3);
+    for n in 1..=6 {
+        world.start_id(&uuid(n));
+    }
+    assert_eq!(world.transfers.len(), 3);
+    assert!(world.transfers.contains_key(&id(1)) && world.transfers.contains_key(&id(3)));
+    world.respond(&id(2), 201, "");
+    assert_eq!(world.transfers.len(), 3);
+    assert!(world.transfers.contains_key(&id(4)), "the next in order starts");
+    world.init_limit(1);
+    assert_eq!(world.transfers.len(), 1);
+    assert!(world.transfers.contains_key(&id(1)), "the oldest keeps going");
+    world.respond(&id(1), 201, "");
+    assert!(world.transfers.contains_key(&id(3)), "a shed upload goes first");
+    let over = world.init(Config {
+        parallel_uploads_limit: 1_000,
+        ..Config::default()
+    });
+    assert!(world.results[&over].is_err());
+    assert_eq!(world.machine.config().parallel_uploads_limit, 1);
+    let falsy = world.init_limit(0);
+    assert!(world.results[&falsy].is_ok());
+    assert_eq!(world.machine.config().parallel_uploads_limit, 1, "0 means default");
+}
+
+#[test]
+fn progress_is_throttled_by_time_and_percent_and_flushed_later() {
+    let mut world = World::new(Options::new(5));
+    world.init(Config {
+        progress: ProgressThrottle {
+            min_interval_millis: 500,
+            min_percent_step: 1,
+        },
+        ..Config::default()
+    });
+    world.start_id(&uuid(1));
+    let progress = |world: &mut World, sent| {
+        world.report(&id(1), TransferReport::Progress { sent, total: 1_000 });
+    };
+    progress(&mut world, 10);
+    progress(&mut world, 15); // same percent: dropped
+    progress(&mut world, 200); // too soon: pending
+    assert_eq!(world.progress_events(&id(1)), vec![1]);
+    assert_eq!(
+        world.machine.poll_timeout(),
+        Some(Time::from_millis(500)),
+        "pending progress is flushed at the end of the interval"
+    );
+    world.advance(500);
+    assert_eq!(world.progress_events(&id(1)), vec![1, 20]);
+    world.advance(600);
+    progress(&mut world, 204); // same whole percent
+    progress(&mut world, 990);
+    world.respond(&id(1), 201, "");
+    world.advance(10_000);
+    assert_eq!(world.progress_events(&id(1)), vec![1, 20, 99]);
+    assert!(world.machine.poll_timeout().is_none());
+}
+
+#[test]
+fn events_wait_for_durability_and_acks_are_confirmed_after_persisting() {
+    let mut world = world();
+    world.start_id(&uuid(1));
+    world.auto_sync = false;
+    world.respond(&id(1), 201, "ok");
+    assert!(world.terminal_events().is_empty(), "not before the fsync");
+    world.sync();
+    let event_id = world.terminal_events()[0].event_id;
+    let command = world.acknowledge(event_id);
+    assert!(!world.results.contains_key(&command));
+    world.sync();
+    assert!(world.results[&command].is_ok());
+}
+
+#[test]
+fn destroy_stops_delivery_but_uploads_go_on() {
+    let mut world = world();
+    world.start_id(&uuid(1));
+    world.destroy();
+    world.report(&id(1), TransferReport::Progress { sent: 1, total: 2 });
+    world.respond(&id(1), 201, "");
+    assert!(world.terminal_events().is_empty());
+    assert_eq!(world.disk.events.len(), 1, "the outcome is stored");
+    world.init_limit(1);
+    assert_eq!(world.terminal_events().len(), 1, "and delivered on init");
+}
+
+#[test]
+fn kill_between_persist_and_delivery_loses_nothing() {
+    let mut world = world();
+    world.start_id(&uuid(1));
+    world.auto_sync = false;
+    world.respond(&id(1), 201, "ok");
+    // The batch was handed out but never synced: the kill loses it, and the
+    // upload must run again.
+    world.kill_and_relaunch();
+    world.auto_sync = true;
+    world.init_limit(1);
+    assert_eq!(world.transfers.get(&id(1)), Some(&Attempt(2)));
+    world.respond(&id(1), 201, "ok");
+    world.kill_and_relaunch();
+    world.init_limit(1);
+    assert_eq!(world.terminal_events().len(), 2, "delivered, then again after relaunch");
+    assert_eq!(world.terminal_events()[0], world.terminal_events()[1]);
+}
+
+#[test]
+fn relaunch_requeues_engine_owned_transfers() {
+    let mut world = World::new(Options::new(6));
+    world.init_limit(2);
+    world.start_id(&uuid(1));
+    world.start_id(&uuid(2));
+    world.start_id(&uuid(3));
+    world.kill_and_relaunch();
+    assert_eq!(world.machine.upload_count(), 3);
+    // Background relaunch: transfers resume before the app calls init, with
+    // the persisted limit.
+    assert_eq!(world.transfers.len(), 2);
+    assert!(world.transfers.contains_key(&id(1)) && world.transfers.contains_key(&id(2)));
+    world.settle();
+}
+
+#[test]
+fn relaunch_reconciles_os_owned_transfers_with_a_bounded_wait() {
+    let mut options = Options::new(7);
+    options.ownership = TransferOwnership::Os;
+    options.limits.reconcile_timeout_millis = 60_000;
+    let mut world = World::new(options);
+    world.init_limit(2);
+    world.start_id(&uuid(1));
+    world.start_id(&uuid(2));
+    world.kill_and_relaunch();
+    world.init_limit(2);
+    assert!(world.transfers.is_empty(), "the OS owns them: nothing restarts");
+    // The OS finished upload 1 while the app was dead and reports it now.
+    world.input(Input::Transfer {
+        upload_id: id(1),
+        attempt: Attempt(1),
+        report: TransferReport::Response {
+            status: 201,
+            body: b"done".to_vec(),
+            truncated: false,
+        },
+    });
+    assert_eq!(world.terminal_events().len(), 1);
+    // Upload 2 never reports: after the timeout it is cancelled and retried.
+    world.advance(60_000);
+    assert_eq!(world.transfers.get(&id(2)), Some(&Attempt(2)));
+    world.settle();
+}
+
+#[test]
+fn legacy_in_flight_records_become_failed_500() {
+    let recovered = Recovered {
+        legacy_uploads: vec![
+            LegacyUpload {
+                id: "old-upload-1".to_owned(),
+            },
+            LegacyUpload { id: uuid(7) },
+        ],
+        ..Recovered::default()
+    };
+    let mut machine = Machine::recover(Options::new(8), recovered, Time::ZERO);
+    let Some(Effect::PersistBatch(batch)) = machine.poll_effect() else {
+        panic!("the migration is persisted first");
+    };
+    let events: Vec<_> = batch
+        .changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::PutEvent(event) => Some(event.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(events.len(), 2);
+    for event in &events {
+        assert!(matches!(
+            &event.outcome,
+            Outcome::Failed { error_code, .. } if *error_code == ERROR_CODE_LEGACY
+        ));
+    }
+    assert_eq!(events[0].upload_id.as_str(), "old-upload-1", "old ids kept");
+    let deletes = batch
+        .changes
+        .iter()
+        .filter(|change| matches!(change, Change::DeleteUpload(_)))
+        .count();
+    assert_eq!(deletes, 2);
+    assert!(
+        batch
+            .changes
+            .iter()
+            .any(|change| matches!(change, Change::PutMeta(meta) if meta.next_event_id == 3))
+    );
+}
+
+#[test]
+fn limits_refuse_new_uploads_but_keep_accepted_ones() {
+    let mut options = Options::new(9);
+    options.limits.max_uploads = 3;
+    let mut world = World::new(options);
+    world.init_limit(1);
+    for n in 1..=3 {
+        world.start_id(&uuid(n));
+    }
+    let command = world.start_id(&uuid(4));
+    let error = world.results[&command].clone().unwrap_err().error;
+    assert!(error.contains("Too many uploads"), "{error}");
+    assert_eq!(world.machine.upload_count(), 3);
+    world.settle();
+}
+
+#[test]
+fn event_ids_are_never_reused_across_acks_and_relaunches() {
+    let mut world = world();
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..4u8 {
+        world.start_id(&uuid(round));
+        world.respond(&id(round), 201, "");
+        let event_id = world.terminal_events().last().expect("event").event_id;
+        assert!(seen.insert(event_id), "event id {event_id} reused");
+        world.acknowledge(event_id);
+        world.kill_and_relaunch();
+        world.init_limit(1);
+    }
+}
+
+#[test]
+fn time_is_an_input_and_never_goes_back() {
+    let mut machine = Machine::new(Options::new(1));
+    machine.handle_input(
+        Time::from_millis(1_000),
+        Input::Init {
+            command: bgupload_fsm::CommandId(1),
+            config: Config::default(),
+        },
+    );
+    // An earlier `now` must not panic or move deadlines back.
+    machine.handle_input(Time::from_millis(10), Input::Timeout);
+    while machine.poll_effect().is_some() {}
+}

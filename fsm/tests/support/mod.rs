@@ -1,0 +1,566 @@
+//! A test world around one [`Machine`]: an in-memory disk with crash
+//! semantics, fake transfers, the app's view of events, and a checker of the
+//! DESIGN.md invariants that runs after every step.
+//!
+//! The world keeps its own reference registry of upload ids (free, live,
+//! awaiting acknowledgement) built only from what the app was told, and
+//! predicts from it whether each `startUpload` must be accepted; the
+//! machine's answer must match the prediction.
+
+#![allow(dead_code)]
+
+use bgupload_fsm::{
+    Attempt, Batch, BatchId, Change, CommandId, Config, Effect, Event, EventId, FileCheck, Input,
+    Machine, Meta, Options, Outcome, Recovered, TerminalEvent, Time, TransferFailure,
+    TransferReport, UploadId, UploadPayload, UploadRecord,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The durable contents of the fake disk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Disk {
+    pub uploads: BTreeMap<UploadId, UploadRecord>,
+    pub events: BTreeMap<EventId, TerminalEvent>,
+    pub meta: Option<Meta>,
+}
+
+impl Disk {
+    pub fn apply(&mut self, batch: &Batch) {
+        for change in &batch.changes {
+            match change {
+                Change::PutUpload(record) => {
+                    self.uploads
+                        .insert(record.request.id.clone(), record.clone());
+                }
+                Change::DeleteUpload(id) => {
+                    self.uploads.remove(id);
+                }
+                Change::PutEvent(event) => {
+                    self.events.insert(event.event_id, event.clone());
+                }
+                Change::DeleteEvent(id) => {
+                    self.events.remove(id);
+                }
+                Change::PutMeta(meta) => self.meta = Some(*meta),
+            }
+        }
+    }
+
+    pub fn recovered(&self) -> Recovered {
+        Recovered {
+            uploads: self.uploads.values().cloned().collect(),
+            events: self.events.values().cloned().collect(),
+            meta: self.meta,
+            legacy_uploads: Vec::new(),
+        }
+    }
+}
+
+/// What happened to a command, as the app saw it.
+pub type CommandResult = Result<(), bgupload_fsm::Rejection>;
+
+/// The reference registry's view of one upload id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdState {
+    Live,
+    AwaitingAck(EventId),
+}
+
+pub struct World {
+    pub options: Options,
+    pub machine: Machine,
+    pub now: Time,
+    pub disk: Disk,
+    /// Batches handed out and not yet durable (lost on kill).
+    pub unsynced: Vec<Batch>,
+    /// When true, every batch is made durable as soon as it is handed out.
+    pub auto_sync: bool,
+    pub next_command: u64,
+    pub results: BTreeMap<CommandId, CommandResult>,
+    /// Attempts started and not ended, as the transport sees them.
+    pub transfers: BTreeMap<UploadId, Attempt>,
+    pub delivered: Vec<Event>,
+    /// Every terminal event ever delivered, by id: re-deliveries must match.
+    pub terminal_seen: BTreeMap<EventId, TerminalEvent>,
+    /// Event ids whose acknowledgement was confirmed to the app.
+    pub acknowledged: BTreeSet<EventId>,
+    /// Commands in flight that acknowledge an event.
+    pub pending_acks: BTreeMap<CommandId, EventId>,
+    /// Commands in flight that start an upload, with the registry's
+    /// prediction (accept or not) and the id.
+    pub pending_starts: BTreeMap<CommandId, (Option<bool>, Option<UploadId>)>,
+    /// The reference registry (only what the app was told).
+    pub registry: BTreeMap<UploadId, IdState>,
+    /// Uploads whose terminal event was delivered since they were accepted.
+    pub ended: BTreeSet<UploadId>,
+    pub kills: u32,
+}
+
+pub fn uuid(n: u8) -> String {
+    format!("c3a4b4c7-4f1e-4c69-a951-7736020000{n:02x}")
+}
+
+pub fn payload(id: &str) -> UploadPayload {
+    UploadPayload {
+        id: Some(id.to_owned()),
+        file_path: Some("/data/photo.jpg".to_owned()),
+        server_url: Some("http://127.0.0.1:8080/upload".to_owned()),
+        ..UploadPayload::default()
+    }
+}
+
+pub const FILE_OK: FileCheck = FileCheck::RegularFile { size: 1_000 };
+
+impl World {
+    pub fn new(options: Options) -> World {
+        World {
+            options,
+            machine: Machine::new(options),
+            now: Time::ZERO,
+            disk: Disk::default(),
+            unsynced: Vec::new(),
+            auto_sync: true,
+            next_command: 1,
+            results: BTreeMap::new(),
+            transfers: BTreeMap::new(),
+            delivered: Vec::new(),
+            terminal_seen: BTreeMap::new(),
+            acknowledged: BTreeSet::new(),
+            pending_acks: BTreeMap::new(),
+            pending_starts: BTreeMap::new(),
+            registry: BTreeMap::new(),
+            ended: BTreeSet::new(),
+            kills: 0,
+        }
+    }
+
+    pub fn command(&mut self) -> CommandId {
+        let id = CommandId(self.next_command);
+        self.next_command += 1;
+        id
+    }
+
+    pub fn input(&mut self, input: Input) {
+        self.machine.handle_input(self.now, input);
+        self.drain();
+    }
+
+    pub fn init(&mut self, config: Config) -> CommandId {
+        let command = self.command();
+        self.input(Input::Init { command, config });
+        command
+    }
+
+    pub fn init_limit(&mut self, limit: u32) -> CommandId {
+        self.init(Config {
+            parallel_uploads_limit: limit,
+            ..Config::default()
+        })
+    }
+
+    pub fn start(&mut self, payload: UploadPayload, file: FileCheck) -> CommandId {
+        let command = self.command();
+        let id = payload
+            .id
+            .as_deref()
+            .and_then(|text| UploadId::parse(text).ok());
+        let valid = bgupload_fsm::validate::upload_request(&payload, file, &self.options.limits)
+            .is_ok();
+        let free = id
+            .as_ref()
+            .is_some_and(|id| !self.registry.contains_key(id) && self.machine_knows_nothing(id));
+        // The registry cannot tell an upload that ended unseen from a live
+        // one, so near the limits it makes no prediction.
+        let in_use = self.registry.len() + self.pending_starts.len();
+        let limits = &self.options.limits;
+        let predictable = in_use < limits.max_uploads.min(limits.max_unacknowledged_events);
+        self.pending_starts
+            .insert(command, (predictable.then_some(valid && free), id));
+        self.input(Input::StartUpload {
+            command,
+            payload,
+            file,
+        });
+        command
+    }
+
+    /// The registry is built from what the app was told; an id the app was
+    /// told nothing about yet (its start not confirmed) is free only if no
+    /// earlier start of it is still pending.
+    fn machine_knows_nothing(&self, id: &UploadId) -> bool {
+        !self
+            .pending_starts
+            .values()
+            .any(|(accepted, pending)| *accepted != Some(false) && pending.as_ref() == Some(id))
+    }
+
+    pub fn start_id(&mut self, id: &str) -> CommandId {
+        self.start(payload(id), FILE_OK)
+    }
+
+    pub fn remove(&mut self, id: &str) -> CommandId {
+        let command = self.command();
+        self.input(Input::RemoveUpload {
+            command,
+            upload_id: id.to_owned(),
+        });
+        command
+    }
+
+    pub fn acknowledge(&mut self, event_id: EventId) -> CommandId {
+        let command = self.command();
+        self.pending_acks.insert(command, event_id);
+        self.input(Input::AcknowledgeEvent { command, event_id });
+        command
+    }
+
+    pub fn destroy(&mut self) -> CommandId {
+        let command = self.command();
+        self.input(Input::Destroy { command });
+        command
+    }
+
+    pub fn network(&mut self, reachable: bool) {
+        self.input(Input::NetworkChanged { reachable });
+    }
+
+    pub fn advance(&mut self, millis: u64) {
+        self.now = self.now.saturating_add_millis(millis);
+        self.input(Input::Timeout);
+    }
+
+    /// Advances to the machine's next deadline, if any.
+    pub fn advance_to_deadline(&mut self) -> bool {
+        match self.machine.poll_timeout() {
+            Some(deadline) => {
+                self.now = self.now.max(deadline);
+                self.input(Input::Timeout);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn report(&mut self, id: &UploadId, report: TransferReport) {
+        let Some(&attempt) = self.transfers.get(id) else {
+            panic!("no transfer for {id}");
+        };
+        if !matches!(report, TransferReport::Progress { .. }) {
+            self.transfers.remove(id);
+        }
+        self.input(Input::Transfer {
+            upload_id: id.clone(),
+            attempt,
+            report,
+        });
+    }
+
+    pub fn respond(&mut self, id: &UploadId, status: u16, body: &str) {
+        self.report(
+            id,
+            TransferReport::Response {
+                status,
+                body: body.as_bytes().to_vec(),
+                truncated: false,
+            },
+        );
+    }
+
+    pub fn fail(&mut self, id: &UploadId, retryable: bool) {
+        self.report(
+            id,
+            TransferReport::Failed(TransferFailure {
+                message: "connection reset".to_owned(),
+                error_code: -1005,
+                retryable,
+            }),
+        );
+    }
+
+    /// Makes every handed-out batch durable.
+    pub fn sync(&mut self) {
+        let Some(last) = self.unsynced.last().map(|batch| batch.id) else {
+            return;
+        };
+        for batch in std::mem::take(&mut self.unsynced) {
+            self.disk.apply(&batch);
+        }
+        self.machine
+            .handle_input(self.now, Input::Durable { through: last });
+        self.drain();
+    }
+
+    /// The app process dies: unsynced batches and transfers are lost; the
+    /// machine is rebuilt from the disk. The app must `init` again.
+    pub fn kill_and_relaunch(&mut self) {
+        self.kills += 1;
+        self.unsynced.clear();
+        self.transfers.clear();
+        // Commands in flight die with the process: no answer will come, but
+        // what of them reached the disk stands.
+        for (_, event_id) in std::mem::take(&mut self.pending_acks) {
+            if !self.disk.events.contains_key(&event_id) {
+                self.acknowledged.insert(event_id);
+                self.registry
+                    .retain(|_, state| *state != IdState::AwaitingAck(event_id));
+            }
+        }
+        for (_, (accepted, id)) in std::mem::take(&mut self.pending_starts) {
+            if let (Some(true) | None, Some(id)) = (accepted, id) {
+                let has_event = self.disk.events.values().any(|event| event.upload_id == id);
+                if self.disk.uploads.contains_key(&id) || has_event {
+                    self.registry.insert(id.clone(), IdState::Live);
+                    self.ended.remove(&id);
+                }
+            }
+        }
+        self.check_durability();
+        self.machine = Machine::recover(self.options, self.disk.recovered(), self.now);
+        self.drain();
+    }
+
+    /// Invariant 7: everything the app was told is on the disk.
+    pub fn check_durability(&self) {
+        for (id, state) in &self.registry {
+            match state {
+                IdState::Live => assert!(
+                    self.disk.uploads.contains_key(id)
+                        || self
+                            .disk
+                            .events
+                            .values()
+                            .any(|event| &event.upload_id == id),
+                    "accepted upload {id} lost by a kill"
+                ),
+                IdState::AwaitingAck(event_id) => assert!(
+                    self.disk.events.contains_key(event_id),
+                    "delivered event {event_id} lost by a kill"
+                ),
+            }
+        }
+        for event_id in &self.acknowledged {
+            assert!(
+                !self.disk.events.contains_key(event_id),
+                "acknowledged event {event_id} still on disk"
+            );
+        }
+    }
+
+    /// Takes every effect the machine hands out, checking invariants.
+    pub fn drain(&mut self) {
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            assert!(rounds < 10_000, "the machine keeps producing effects");
+            let Some(effect) = self.machine.poll_effect() else {
+                if self.auto_sync && !self.unsynced.is_empty() {
+                    self.sync();
+                    continue;
+                }
+                break;
+            };
+            self.take(effect);
+        }
+        let limit = self.machine.config().parallel_uploads_limit as usize;
+        assert!(
+            self.transfers.len() <= limit,
+            "invariant 4: {} transfers in flight > limit {limit}",
+            self.transfers.len()
+        );
+    }
+
+    fn take(&mut self, effect: Effect) {
+        match effect {
+            Effect::PersistBatch(batch) => {
+                if let Some(last) = self.unsynced.last() {
+                    assert!(batch.id.0 == last.id.0 + 1, "batches come in order");
+                }
+                self.unsynced.push(batch);
+            }
+            Effect::StartAttempt { request, attempt } => {
+                assert!(
+                    self.disk.uploads.get(&request.id).is_some_and(|record| {
+                        record.last_attempt == Some(attempt) && record.in_flight
+                    }),
+                    "an attempt starts only once it is durable"
+                );
+                let previous = self.transfers.insert(request.id.clone(), attempt);
+                assert!(previous.is_none(), "one transfer per upload");
+            }
+            Effect::CancelAttempt { upload_id, attempt } => {
+                if self.transfers.get(&upload_id) == Some(&attempt) {
+                    self.transfers.remove(&upload_id);
+                }
+            }
+            Effect::Deliver(event) => {
+                self.observe(&event);
+                self.delivered.push(event);
+            }
+            Effect::CommandDone { command, result } => {
+                if let Some(event_id) = self.pending_acks.remove(&command) {
+                    assert!(result.is_ok(), "acknowledge always succeeds");
+                    assert!(
+                        !self.disk.events.contains_key(&event_id),
+                        "an acknowledgement is confirmed only once it is durable"
+                    );
+                    self.acknowledged.insert(event_id);
+                    self.registry
+                        .retain(|_, state| *state != IdState::AwaitingAck(event_id));
+                }
+                if let Some((predicted, id)) = self.pending_starts.remove(&command) {
+                    if let Some(predicted) = predicted {
+                        assert_eq!(
+                            result.is_ok(),
+                            predicted,
+                            "reference registry predicted acceptance={predicted} for {id:?}: {result:?}"
+                        );
+                    }
+                    if let (Ok(()), Some(id)) = (&result, id) {
+                        assert!(
+                            self.disk.uploads.contains_key(&id),
+                            "startUpload returns only once the upload is durable"
+                        );
+                        self.registry.insert(id.clone(), IdState::Live);
+                        self.ended.remove(&id);
+                    }
+                }
+                self.results.insert(command, result);
+            }
+        }
+    }
+
+    fn observe(&mut self, event: &Event) {
+        match event {
+            Event::Progress {
+                upload_id,
+                progress,
+            } => {
+                assert!(*progress <= 100);
+                assert!(
+                    !self.ended.contains(upload_id),
+                    "invariant 5: UPLOADING after the terminal event of {upload_id}"
+                );
+            }
+            Event::Terminal(terminal) => {
+                assert!(
+                    self.disk.events.get(&terminal.event_id) == Some(terminal),
+                    "invariant 7: event {} delivered before it is durable",
+                    terminal.event_id
+                );
+                assert!(
+                    !self.acknowledged.contains(&terminal.event_id),
+                    "invariant 2: event {} delivered after its acknowledgement",
+                    terminal.event_id
+                );
+                if let Some(seen) = self.terminal_seen.get(&terminal.event_id) {
+                    assert_eq!(seen, terminal, "invariant 3: re-delivery differs");
+                } else {
+                    assert!(
+                        !self.ended.contains(&terminal.upload_id),
+                        "invariant 1: a second terminal event for {}",
+                        terminal.upload_id
+                    );
+                }
+                self.terminal_seen
+                    .insert(terminal.event_id, terminal.clone());
+                self.ended.insert(terminal.upload_id.clone());
+                self.registry.insert(
+                    terminal.upload_id.clone(),
+                    IdState::AwaitingAck(terminal.event_id),
+                );
+            }
+            Event::Rejected(rejection) => {
+                assert!(!rejection.error.is_empty());
+            }
+        }
+    }
+
+    /// Terminal events delivered and not acknowledged, oldest first.
+    pub fn unacknowledged(&self) -> Vec<EventId> {
+        self.registry
+            .values()
+            .filter_map(|state| match state {
+                IdState::AwaitingAck(event_id) => Some(*event_id),
+                IdState::Live => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    pub fn terminal_events(&self) -> Vec<&TerminalEvent> {
+        self.delivered
+            .iter()
+            .filter_map(|event| match event {
+                Event::Terminal(terminal) => Some(terminal),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn progress_events(&self, id: &UploadId) -> Vec<u8> {
+        self.delivered
+            .iter()
+            .filter_map(|event| match event {
+                Event::Progress {
+                    upload_id,
+                    progress,
+                } if upload_id == id => Some(*progress),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Liveness and invariant 1: with the network up and a server that
+    /// answers everything, every live upload ends within a bounded number of
+    /// steps, each with exactly one terminal event.
+    pub fn settle(&mut self) {
+        self.network(true);
+        self.sync();
+        if !self.machine.is_attached() {
+            self.init_limit(self.machine.config().parallel_uploads_limit);
+        }
+        for _ in 0..100_000 {
+            if let Some((id, _)) = self.transfers.iter().next() {
+                let id = id.clone();
+                self.respond(&id, 201, "ok");
+                continue;
+            }
+            if self.machine.upload_count() == 0 {
+                break;
+            }
+            if !self.advance_to_deadline() {
+                panic!(
+                    "liveness: {} uploads left and nothing to wait for",
+                    self.machine.upload_count()
+                );
+            }
+        }
+        assert_eq!(self.machine.upload_count(), 0, "liveness: uploads never ended");
+        for (id, state) in &self.registry {
+            assert!(
+                !matches!(state, IdState::Live),
+                "invariant 1: accepted upload {id} has no terminal event"
+            );
+        }
+    }
+
+    pub fn failed_event(&self, id: &UploadId) -> Option<(String, i32)> {
+        self.terminal_events()
+            .into_iter()
+            .rev()
+            .find(|event| &event.upload_id == id)
+            .and_then(|event| match &event.outcome {
+                Outcome::Failed { error, error_code } => Some((error.clone(), *error_code)),
+                Outcome::Uploaded { .. } => None,
+            })
+    }
+}
+
+pub fn id(n: u8) -> UploadId {
+    UploadId::parse(&uuid(n)).expect("test ids are UUIDs")
+}
+
+pub fn batch_id(n: u64) -> BatchId {
+    BatchId(n)
+}
