@@ -501,6 +501,12 @@ impl Machine {
                 self.event_of_upload.remove(&event.upload_id);
             }
             self.persist(vec![Change::DeleteEvent(event_id)]);
+            // A re-delivery still held back would reach the app after it
+            // acknowledged the event: drop it.
+            let is_this_event = |effect: &Effect| matches!(effect, Effect::Deliver(Event::Terminal(held)) if held.event_id == event_id);
+            self.gated_effects
+                .retain(|(_, effect)| !is_this_event(effect));
+            self.ready_effects.retain(|effect| !is_this_event(effect));
         }
         self.push_gated(Effect::CommandDone {
             command,

@@ -151,7 +151,9 @@ fn stricter_checks_reject_with_clear_messages() {
         ),
         (
             UploadPayload {
-                headers: (0..100).map(|n| (format!("X-{n}"), "v".to_owned())).collect(),
+                headers: (0..100)
+                    .map(|n| (format!("X-{n}"), "v".to_owned()))
+                    .collect(),
                 ..payload(&uuid(2))
             },
             "more than 64 headers",
@@ -160,7 +162,10 @@ fn stricter_checks_reject_with_clear_messages() {
     for (payload, needle) in bad {
         let command = world.start(payload, FILE_OK);
         let error = world.results[&command].clone().unwrap_err().error;
-        assert!(error.contains(needle), "{error:?} should contain {needle:?}");
+        assert!(
+            error.contains(needle),
+            "{error:?} should contain {needle:?}"
+        );
     }
     assert_eq!(world.machine.upload_count(), 0);
 }
@@ -182,7 +187,10 @@ fn defaults_are_filled_in_like_the_reference() {
         },
         FILE_OK,
     );
-    assert!(world.results[&command].is_ok(), "raw bodies may set Content-Type");
+    assert!(
+        world.results[&command].is_ok(),
+        "raw bodies may set Content-Type"
+    );
     assert_eq!(
         world.disk.uploads[&id(4)].request.method,
         bgupload_fsm::Method::Put
@@ -195,7 +203,10 @@ fn accepted_upload_is_durable_before_the_call_returns_and_starts_in_order() {
     world.auto_sync = false;
     let command = world.start_id(&uuid(1));
     assert!(!world.results.contains_key(&command), "held until durable");
-    assert!(world.transfers.is_empty(), "no attempt before it is durable");
+    assert!(
+        world.transfers.is_empty(),
+        "no attempt before it is durable"
+    );
     world.sync();
     assert!(world.results[&command].is_ok());
     world.sync();
@@ -266,7 +277,10 @@ fn response_body_is_kept_up_to_the_limit_and_says_so() {
     else {
         panic!("uploaded")
     };
-    assert_eq!(server_response, "\u{fffd}\u{fffd}ok", "invalid UTF-8 is replaced");
+    assert_eq!(
+        server_response, "\u{fffd}\u{fffd}ok",
+        "invalid UTF-8 is replaced"
+    );
 }
 
 #[test]
@@ -362,12 +376,18 @@ fn offline_uploads_wait_without_spending_attempts() {
         world.network(true);
         world.network(false);
     }
-    assert!(world.failed_event(&id(1)).is_none(), "offline failures never count");
+    assert!(
+        world.failed_event(&id(1)).is_none(),
+        "offline failures never count"
+    );
     world.network(true);
     world.respond(&id(1), 201, "");
     assert!(matches!(
         world.terminal_events()[0].outcome,
-        Outcome::Uploaded { status_code: 201, .. }
+        Outcome::Uploaded {
+            status_code: 201,
+            ..
+        }
     ));
 }
 
@@ -384,7 +404,10 @@ fn remove_cancels_queued_and_running_uploads_with_minus_999() {
         assert_eq!(code, ERROR_CODE_CANCELLED);
         assert!(error.to_lowercase().contains("cancel"));
     }
-    assert!(world.transfers.is_empty(), "the running attempt was cancelled");
+    assert!(
+        world.transfers.is_empty(),
+        "the running attempt was cancelled"
+    );
     assert_eq!(world.disk.events.len(), 2, "cancellations are persisted");
     let unknown = world.remove(&uuid(9));
     assert!(world.results[&unknown].is_ok(), "unknown id succeeds");
@@ -508,12 +531,21 @@ fn parallel_limit_is_exact_and_lowering_it_requeues_the_newest() {
     assert!(world.transfers.contains_key(&id(1)) && world.transfers.contains_key(&id(3)));
     world.respond(&id(2), 201, "");
     assert_eq!(world.transfers.len(), 3);
-    assert!(world.transfers.contains_key(&id(4)), "the next in order starts");
+    assert!(
+        world.transfers.contains_key(&id(4)),
+        "the next in order starts"
+    );
     world.init_limit(1);
     assert_eq!(world.transfers.len(), 1);
-    assert!(world.transfers.contains_key(&id(1)), "the oldest keeps going");
+    assert!(
+        world.transfers.contains_key(&id(1)),
+        "the oldest keeps going"
+    );
     world.respond(&id(1), 201, "");
-    assert!(world.transfers.contains_key(&id(3)), "a shed upload goes first");
+    assert!(
+        world.transfers.contains_key(&id(3)),
+        "a shed upload goes first"
+    );
     let over = world.init(Config {
         parallel_uploads_limit: 1_000,
         ..Config::default()
@@ -522,7 +554,11 @@ fn parallel_limit_is_exact_and_lowering_it_requeues_the_newest() {
     assert_eq!(world.machine.config().parallel_uploads_limit, 1);
     let falsy = world.init_limit(0);
     assert!(world.results[&falsy].is_ok());
-    assert_eq!(world.machine.config().parallel_uploads_limit, 1, "0 means default");
+    assert_eq!(
+        world.machine.config().parallel_uploads_limit,
+        1,
+        "0 means default"
+    );
 }
 
 #[test]
@@ -602,7 +638,11 @@ fn kill_between_persist_and_delivery_loses_nothing() {
     world.respond(&id(1), 201, "ok");
     world.kill_and_relaunch();
     world.init_limit(1);
-    assert_eq!(world.terminal_events().len(), 2, "delivered, then again after relaunch");
+    assert_eq!(
+        world.terminal_events().len(),
+        2,
+        "delivered, then again after relaunch"
+    );
     assert_eq!(world.terminal_events()[0], world.terminal_events()[1]);
 }
 
@@ -633,7 +673,10 @@ fn relaunch_reconciles_os_owned_transfers_with_a_bounded_wait() {
     world.start_id(&uuid(2));
     world.kill_and_relaunch();
     world.init_limit(2);
-    assert!(world.transfers.is_empty(), "the OS owns them: nothing restarts");
+    assert!(
+        world.transfers.is_empty(),
+        "the OS owns them: nothing restarts"
+    );
     // The OS finished upload 1 while the app was dead and reports it now.
     world.input(Input::Transfer {
         upload_id: id(1),

@@ -164,8 +164,8 @@ impl World {
             .id
             .as_deref()
             .and_then(|text| UploadId::parse(text).ok());
-        let valid = bgupload_fsm::validate::upload_request(&payload, file, &self.options.limits)
-            .is_ok();
+        let valid =
+            bgupload_fsm::validate::upload_request(&payload, file, &self.options.limits).is_ok();
         let free = id
             .as_ref()
             .is_some_and(|id| !self.registry.contains_key(id) && self.machine_knows_nothing(id));
@@ -210,6 +210,10 @@ impl World {
     pub fn acknowledge(&mut self, event_id: EventId) -> CommandId {
         let command = self.command();
         self.pending_acks.insert(command, event_id);
+        // Later commands see the id as free: the machine applies commands in
+        // order, and the acknowledgement's batch precedes theirs.
+        self.registry
+            .retain(|_, state| *state != IdState::AwaitingAck(event_id));
         self.input(Input::AcknowledgeEvent { command, event_id });
         command
     }
@@ -299,10 +303,16 @@ impl World {
         // Commands in flight die with the process: no answer will come, but
         // what of them reached the disk stands.
         for (_, event_id) in std::mem::take(&mut self.pending_acks) {
-            if !self.disk.events.contains_key(&event_id) {
-                self.acknowledged.insert(event_id);
-                self.registry
-                    .retain(|_, state| *state != IdState::AwaitingAck(event_id));
+            match self.disk.events.get(&event_id) {
+                None => {
+                    self.acknowledged.insert(event_id);
+                }
+                // Not durable: the event stands and will come again.
+                Some(event) => {
+                    self.registry
+                        .entry(event.upload_id.clone())
+                        .or_insert(IdState::AwaitingAck(event_id));
+                }
             }
         }
         for (_, (accepted, id)) in std::mem::take(&mut self.pending_starts) {
@@ -416,8 +426,10 @@ impl World {
                         );
                     }
                     if let (Ok(()), Some(id)) = (&result, id) {
+                        let ended_already =
+                            self.disk.events.values().any(|event| event.upload_id == id);
                         assert!(
-                            self.disk.uploads.contains_key(&id),
+                            self.disk.uploads.contains_key(&id) || ended_already,
                             "startUpload returns only once the upload is durable"
                         );
                         self.registry.insert(id.clone(), IdState::Live);
@@ -536,7 +548,11 @@ impl World {
                 );
             }
         }
-        assert_eq!(self.machine.upload_count(), 0, "liveness: uploads never ended");
+        assert_eq!(
+            self.machine.upload_count(),
+            0,
+            "liveness: uploads never ended"
+        );
         for (id, state) in &self.registry {
             assert!(
                 !matches!(state, IdState::Live),
