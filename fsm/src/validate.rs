@@ -173,8 +173,12 @@ fn check_headers(
                 truncate_to_char_boundary(name, 64)
             ));
         }
-        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(format!("header {name:?} has a CR, LF or NUL in its value"));
+        // CR, LF and NUL would split or cut the request; no other control
+        // character but tab is valid in a field value either (RFC 9110).
+        if value.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) {
+            return Err(format!(
+                "header {name:?} has a CR, LF, NUL or other control character in its value"
+            ));
         }
         let lower = name.to_ascii_lowercase();
         // A raw body may carry the user's own Content-Type (presigned URLs

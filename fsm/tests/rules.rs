@@ -119,7 +119,7 @@ fn stricter_checks_reject_with_clear_messages() {
                 headers: vec![("X-Bad".to_owned(), "a\r\nInjected: 1".to_owned())],
                 ..payload(&uuid(2))
             },
-            "CR, LF or NUL",
+            "CR, LF, NUL or other control character",
         ),
         (
             UploadPayload {

@@ -8,5 +8,10 @@
 //! events, acknowledgement): those live in `bgupload-fsm`. Code here carries
 //! out the effects the state machine hands out and reports back what happened.
 
+pub mod driver;
 pub mod multipart;
 pub mod receiver;
+pub mod transport;
+
+pub use driver::{CommandError, Engine, EngineError, EngineOptions, EventSink, StoreCalls};
+pub use transport::{HttpConfig, HttpTransport, Transport};

@@ -6,8 +6,9 @@
 //! exact `Content-Length` before a byte is sent, produces the body in chunks of
 //! at most [`CHUNK_SIZE`] without ever holding the file in memory, and refuses
 //! to produce a wrong body when the file changes under it
-//! ([`BodyError::FileChanged`]). It also checks user headers
-//! ([`validate_headers`]). Whether and when to send is decided in `fsm`.
+//! ([`BodyError::FileChanged`]). User headers were checked when the upload
+//! was accepted (`bgupload_fsm::validate`); whether and when to send is
+//! decided in `fsm`.
 //!
 //! The framing is defined once, as a sequence of segments (preamble bytes, the
 //! file, epilogue bytes); the async stream ([`Body::into_stream`]) and the
@@ -47,23 +48,9 @@ const GROWTH_PROBE_LEN: usize = 1;
 /// Content type of a file whose extension says nothing.
 pub const OCTET_STREAM: &str = "application/octet-stream";
 
-/// Headers the uploader computes itself; a user value would corrupt the request.
-const RESERVED_HEADERS: [&str; 3] = ["content-type", "content-length", "transfer-encoding"];
-
-/// Characters allowed in an HTTP token besides ASCII letters and digits
-/// (RFC 9110, section 5.6.2).
-const TOKEN_SYMBOLS: &[u8] = b"!#$%&'*+-.^_`|~";
-
 const CRLF: &[u8] = b"\r\n";
 
-/// How the request body carries the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyFormat {
-    /// `multipart/form-data`: the parameters, then the file part.
-    Multipart,
-    /// The file bytes alone, with the file's MIME type; parameters are ignored.
-    Raw,
-}
+pub use bgupload_fsm::BodyFormat;
 
 /// What one request body is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,15 +97,6 @@ pub enum BodyError {
         #[source]
         source: io::Error,
     },
-
-    #[error("header name {name:?} is not a valid HTTP token")]
-    InvalidHeaderName { name: String },
-
-    #[error("header \"{name}\" has a value containing CR, LF, NUL or another control character")]
-    InvalidHeaderValue { name: String },
-
-    #[error("header \"{name}\" is set by the uploader and cannot be overridden")]
-    ReservedHeader { name: String },
 }
 
 /// A request body ready to be produced: framing computed, file checked, exact
@@ -252,8 +230,8 @@ impl Body {
                 }
                 Segment::File { path, length } => {
                     let mut check = FileCheck::new(path, length);
-                    let mut file = fs::File::open(&check.path)
-                        .map_err(|error| check.open_failed(error))?;
+                    let mut file =
+                        fs::File::open(&check.path).map_err(|error| check.open_failed(error))?;
                     let length_now = file
                         .metadata()
                         .map_err(|error| check.read_failed(error))?
@@ -268,7 +246,8 @@ impl Body {
                         written += got as u64;
                     }
                     let mut probe = [0_u8; GROWTH_PROBE_LEN];
-                    let extra = fill_sync(&mut file, &mut probe).map_err(|e| check.read_failed(e))?;
+                    let extra =
+                        fill_sync(&mut file, &mut probe).map_err(|e| check.read_failed(e))?;
                     let length_now = if extra > 0 {
                         file.metadata().ok().map(|metadata| metadata.len())
                     } else {
@@ -280,38 +259,6 @@ impl Body {
         }
         Ok(written)
     }
-}
-
-/// Checks user headers before an upload is accepted: names must be HTTP
-/// tokens, values must hold no control character but tab (CR, LF and NUL
-/// would split or truncate the request), and the headers the uploader computes
-/// (`Content-Type`, `Content-Length`, `Transfer-Encoding`) cannot be given.
-pub fn validate_headers(headers: &[(String, String)]) -> Result<(), BodyError> {
-    for (name, value) in headers {
-        if !is_http_token(name) {
-            return Err(BodyError::InvalidHeaderName { name: name.clone() });
-        }
-        if RESERVED_HEADERS
-            .iter()
-            .any(|reserved| reserved.eq_ignore_ascii_case(name))
-        {
-            return Err(BodyError::ReservedHeader { name: name.clone() });
-        }
-        if value
-            .bytes()
-            .any(|byte| (byte < b' ' && byte != b'\t') || byte == 0x7f)
-        {
-            return Err(BodyError::InvalidHeaderValue { name: name.clone() });
-        }
-    }
-    Ok(())
-}
-
-fn is_http_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || TOKEN_SYMBOLS.contains(&byte))
 }
 
 /// Length of the regular file at `path`, after checking that it can be opened.
@@ -755,11 +702,9 @@ mod tests {
             let contents = pattern(size);
             let path = write_file(dir.path(), "data.bin", &contents);
             for format in [BodyFormat::Multipart, BodyFormat::Raw] {
-                let body = Body::open_with_boundary_seed(
-                    &spec(&path, &[("a", "1")], format),
-                    TEST_SEED,
-                )
-                .unwrap();
+                let body =
+                    Body::open_with_boundary_seed(&spec(&path, &[("a", "1")], format), TEST_SEED)
+                        .unwrap();
                 let streamed = collect_stream(body.clone()).await.unwrap();
                 assert_eq!(streamed.len() as u64, body.content_length(), "size {size}");
                 let mut written = Vec::new();
@@ -779,7 +724,10 @@ mod tests {
         let body =
             Body::open_with_boundary_seed(&spec(&path, &parameters, BodyFormat::Multipart), 7)
                 .unwrap();
-        assert!(body.content_type().starts_with("multipart/form-data; boundary="));
+        assert!(
+            body.content_type()
+                .starts_with("multipart/form-data; boundary=")
+        );
         let produced = collect_stream(body.clone()).await.unwrap();
         let parts = parse_multipart(produced, body.content_type()).await;
         assert_eq!(parts.len(), 4);
@@ -831,7 +779,10 @@ mod tests {
         assert_eq!(first.boundary(), again.boundary());
         assert_ne!(first.boundary(), other.boundary());
         let boundary = first.boundary().unwrap().to_owned();
-        assert!(boundary.len() <= 70, "RFC 2046 limits boundaries to 70 characters");
+        assert!(
+            boundary.len() <= 70,
+            "RFC 2046 limits boundaries to 70 characters"
+        );
 
         let colliding_value = format!("before {boundary} after");
         let colliding = spec(&path, &[("p", &colliding_value)], BodyFormat::Multipart);
@@ -927,7 +878,10 @@ mod tests {
         }
         let seen = assert_file_changed(outcome, length as u64);
         assert_eq!(seen, (CHUNK_SIZE + 10) as u64);
-        assert!(stream.next().await.is_none(), "stream must end after an error");
+        assert!(
+            stream.next().await.is_none(),
+            "stream must end after an error"
+        );
     }
 
     #[tokio::test]
@@ -971,7 +925,9 @@ mod tests {
         assert_eq!(seen, 0);
         let error = body.write_to(&mut Vec::new()).unwrap_err();
         assert!(
-            error.to_string().contains("changed while it was being sent"),
+            error
+                .to_string()
+                .contains("changed while it was being sent"),
             "{error}"
         );
     }
@@ -1017,43 +973,9 @@ mod tests {
             }
             other => panic!("expected FileChanged, got {other:?}"),
         }
-        assert_eq!(writer.received, CHUNK_SIZE, "nothing written after the change");
-    }
-
-    #[test]
-    fn headers_are_validated() {
-        let header = |name: &str, value: &str| vec![(name.to_owned(), value.to_owned())];
-        assert!(validate_headers(&[]).is_ok());
-        assert!(validate_headers(&header("X-Token", "abc def\tghi")).is_ok());
-        assert!(validate_headers(&header("Authorization", "Bearer é")).is_ok());
-
-        let error = validate_headers(&header("Content-Type", "text/plain")).unwrap_err();
         assert_eq!(
-            error.to_string(),
-            "header \"Content-Type\" is set by the uploader and cannot be overridden"
+            writer.received, CHUNK_SIZE,
+            "nothing written after the change"
         );
-        for reserved in ["content-length", "CONTENT-LENGTH", "Transfer-Encoding"] {
-            assert!(matches!(
-                validate_headers(&header(reserved, "1")),
-                Err(BodyError::ReservedHeader { .. })
-            ));
-        }
-        for bad_name in ["", "with space", "colon:", "new\nline", "quote\"", "ünï"] {
-            assert!(
-                matches!(
-                    validate_headers(&header(bad_name, "v")),
-                    Err(BodyError::InvalidHeaderName { .. })
-                ),
-                "{bad_name:?} accepted"
-            );
-        }
-        for bad_value in ["a\r\nInjected: yes", "line\nfeed", "nul\0byte", "cr\r"] {
-            let error = validate_headers(&header("X-Ok", bad_value)).unwrap_err();
-            assert!(
-                matches!(error, BodyError::InvalidHeaderValue { .. }),
-                "{bad_value:?} accepted"
-            );
-            assert!(error.to_string().contains("\"X-Ok\""));
-        }
     }
 }

@@ -1,0 +1,517 @@
+//! The driver: one tokio task that owns the state machine and carries out
+//! its effects in order — batches to the [`Store`], attempts to the
+//! [`Transport`], events to the app's sink, answers to callers — and feeds
+//! back commands, transfer reports, durability and timeouts.
+//!
+//! Group commit: before it drains the machine, the driver takes every
+//! command already waiting, so a burst of `startUpload` calls becomes one
+//! `Store::apply` (one fsync).
+
+use crate::transport::{AttemptReport, ProgressSink, Transport};
+use bgupload_fsm::{
+    Attempt, CommandId, Config, Effect, Event, EventId, FileCheck, Input, Machine, Options,
+    Rejection, Time, UploadId, UploadPayload,
+};
+use bgupload_persistence::{Store, StoreError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Commands waiting in the driver's queue at most; callers wait beyond.
+pub const COMMAND_QUEUE: usize = 1_024;
+/// Transfer reports waiting at most; progress beyond is dropped.
+pub const REPORT_QUEUE: usize = 4_096;
+/// Commands taken into one group commit at most.
+pub const MAX_COMMANDS_PER_ROUND: usize = 4_096;
+
+/// Where the app's events go: its single callback.
+pub type EventSink = Box<dyn FnMut(Event) + Send>;
+
+/// How the driver calls the store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StoreCalls {
+    /// On tokio's blocking pool (a real disk).
+    #[default]
+    Blocking,
+    /// Inline on the driver task (an in-memory store, e.g. under the
+    /// simulator, where a thread pool would break determinism).
+    Inline,
+}
+
+/// Settings of one engine.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineOptions {
+    pub machine: Options,
+    pub store_calls: StoreCalls,
+}
+
+/// Why a command got no answer from the state machine.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// The command was refused, with the reference plugin's message.
+    #[error("{}", .0.error)]
+    Rejected(Rejection),
+    /// The engine stopped (storage failure or shutdown): nothing was done,
+    /// or it is not known whether it became durable; reopen the engine.
+    #[error("the upload engine is not running: {0}")]
+    Stopped(String),
+}
+
+/// Why an engine could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("storage call failed: {0}")]
+    StoreTask(String),
+}
+
+type Reply = oneshot::Sender<Result<(), CommandError>>;
+
+enum Request {
+    Init {
+        config: Config,
+        sink: EventSink,
+        reply: Reply,
+    },
+    StartUpload {
+        payload: UploadPayload,
+        reply: Reply,
+    },
+    RemoveUpload {
+        upload_id: String,
+        reply: Reply,
+    },
+    AcknowledgeEvent {
+        event_id: EventId,
+        reply: Reply,
+    },
+    Destroy {
+        reply: Reply,
+    },
+    NetworkChanged {
+        reachable: bool,
+    },
+    /// A report from a transfer the host owns (iOS background session).
+    HostReport(AttemptReport),
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Hands out each attempt's start to the host when transfers are owned by
+/// the OS; the engine-owned transports run them on tokio instead.
+///
+/// The app-facing API. Cheap to clone; every clone talks to the same driver.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    requests: mpsc::Sender<Request>,
+}
+
+/// The driver task; await it to learn why it stopped.
+pub type DriverTask = JoinHandle<Result<(), EngineError>>;
+
+impl Engine {
+    /// Loads the store, rebuilds the state machine and starts the driver.
+    /// Uploads left in flight resume before the app calls `init`.
+    pub async fn start<S, T>(
+        store: Arc<S>,
+        transport: Arc<T>,
+        options: EngineOptions,
+    ) -> Result<(Engine, DriverTask), EngineError>
+    where
+        S: Store + 'static,
+        T: Transport,
+    {
+        let recovered = call_store(&store, options.store_calls, |store| store.load()).await?;
+        let clock = Clock::new();
+        let machine = Machine::recover(options.machine, recovered, clock.now());
+        let (requests, request_queue) = mpsc::channel(COMMAND_QUEUE);
+        let (reports, report_queue) = mpsc::channel(REPORT_QUEUE);
+        let driver = Driver {
+            machine,
+            store,
+            transport,
+            options,
+            clock,
+            request_queue,
+            reports,
+            report_queue,
+            sink: None,
+            replies: BTreeMap::new(),
+            next_command: 1,
+            transfers: BTreeMap::new(),
+        };
+        let task = tokio::spawn(driver.run());
+        Ok((Engine { requests }, task))
+    }
+
+    async fn ask(&self, request: impl FnOnce(Reply) -> Request) -> Result<(), CommandError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(request(reply))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// `init(config, callback)`: every later event goes to `sink`; every
+    /// unacknowledged event is delivered again first.
+    pub async fn init(&self, config: Config, sink: EventSink) -> Result<(), CommandError> {
+        self.ask(|reply| Request::Init {
+            config,
+            sink,
+            reply,
+        })
+        .await
+    }
+
+    /// `startUpload(payload)`: returns once the upload is durable, or the
+    /// refusal (also delivered as a FAILED event without `eventId`).
+    pub async fn start_upload(&self, payload: UploadPayload) -> Result<(), CommandError> {
+        self.ask(|reply| Request::StartUpload { payload, reply })
+            .await
+    }
+
+    /// `removeUpload(id)`: returns once the cancellation is durable.
+    pub async fn remove_upload(&self, upload_id: &str) -> Result<(), CommandError> {
+        let upload_id = upload_id.to_owned();
+        self.ask(|reply| Request::RemoveUpload { upload_id, reply })
+            .await
+    }
+
+    /// `acknowledgeEvent(eventId)`: returns once the deletion is durable.
+    pub async fn acknowledge_event(&self, event_id: EventId) -> Result<(), CommandError> {
+        self.ask(|reply| Request::AcknowledgeEvent { event_id, reply })
+            .await
+    }
+
+    /// `destroy()`: stops delivery; uploads go on.
+    pub async fn destroy(&self) -> Result<(), CommandError> {
+        self.ask(|reply| Request::Destroy { reply }).await
+    }
+
+    /// The host's network reachability changed.
+    pub async fn set_network_reachable(&self, reachable: bool) -> Result<(), CommandError> {
+        self.requests
+            .send(Request::NetworkChanged { reachable })
+            .await
+            .map_err(|_| stopped())
+    }
+
+    /// A report on a transfer the host runs (OS-owned mode).
+    pub async fn report_transfer(&self, report: AttemptReport) -> Result<(), CommandError> {
+        self.requests
+            .send(Request::HostReport(report))
+            .await
+            .map_err(|_| stopped())
+    }
+
+    /// Stops the driver: running attempts are cancelled, nothing else
+    /// changes (what was accepted stays stored).
+    pub async fn shutdown(&self) {
+        let (reply, done) = oneshot::channel();
+        if self
+            .requests
+            .send(Request::Shutdown { reply })
+            .await
+            .is_ok()
+        {
+            let _ = done.await;
+        }
+    }
+}
+
+fn stopped() -> CommandError {
+    CommandError::Stopped("the driver task ended".to_owned())
+}
+
+/// Milliseconds since the engine started, from tokio's clock (virtual
+/// under the simulator and in paused-time tests).
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    origin: Instant,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            origin: Instant::now(),
+        }
+    }
+
+    fn now(&self) -> Time {
+        let millis = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Time::from_millis(millis)
+    }
+
+    fn instant(&self, time: Time) -> Instant {
+        self.origin + Duration::from_millis(time.as_millis())
+    }
+}
+
+struct Driver<S, T> {
+    machine: Machine,
+    store: Arc<S>,
+    transport: Arc<T>,
+    options: EngineOptions,
+    clock: Clock,
+    request_queue: mpsc::Receiver<Request>,
+    reports: mpsc::Sender<AttemptReport>,
+    report_queue: mpsc::Receiver<AttemptReport>,
+    sink: Option<EventSink>,
+    replies: BTreeMap<CommandId, Reply>,
+    next_command: u64,
+    transfers: BTreeMap<UploadId, (Attempt, JoinHandle<()>)>,
+}
+
+enum Flow {
+    Continue,
+    Stop(Option<oneshot::Sender<()>>),
+}
+
+impl<S: Store + 'static, T: Transport> Driver<S, T> {
+    async fn run(mut self) -> Result<(), EngineError> {
+        let outcome = self.run_until_stopped().await;
+        for (_, (_, handle)) in std::mem::take(&mut self.transfers) {
+            handle.abort();
+        }
+        let reason = match &outcome {
+            Ok(()) => "the engine was shut down".to_owned(),
+            Err(error) => error.to_string(),
+        };
+        for (_, reply) in std::mem::take(&mut self.replies) {
+            let _ = reply.send(Err(CommandError::Stopped(reason.clone())));
+        }
+        outcome
+    }
+
+    async fn run_until_stopped(&mut self) -> Result<(), EngineError> {
+        loop {
+            // Take what is already waiting, so that it shares the next fsync.
+            for _ in 0..MAX_COMMANDS_PER_ROUND {
+                match self.request_queue.try_recv() {
+                    Ok(request) => {
+                        if let Flow::Stop(reply) = self.handle_request(request) {
+                            return self.stop(reply);
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            while let Ok(report) = self.report_queue.try_recv() {
+                self.handle_report(report);
+            }
+            self.carry_out_effects().await?;
+
+            let deadline = self.machine.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(time) => tokio::time::sleep_until(self.clock.instant(time)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                request = self.request_queue.recv() => match request {
+                    Some(request) => {
+                        if let Flow::Stop(reply) = self.handle_request(request) {
+                            return self.stop(reply);
+                        }
+                    }
+                    // Every Engine handle is gone: nobody can ask anything.
+                    None => return Ok(()),
+                },
+                report = self.report_queue.recv() => {
+                    if let Some(report) = report {
+                        self.handle_report(report);
+                    }
+                }
+                () = sleep => self.input(Input::Timeout),
+            }
+        }
+    }
+
+    fn stop(&mut self, reply: Option<oneshot::Sender<()>>) -> Result<(), EngineError> {
+        if let Some(reply) = reply {
+            let _ = reply.send(());
+        }
+        Ok(())
+    }
+
+    fn input(&mut self, input: Input) {
+        self.machine.handle_input(self.clock.now(), input);
+    }
+
+    fn command(&mut self, reply: Reply) -> CommandId {
+        let command = CommandId(self.next_command);
+        self.next_command += 1;
+        self.replies.insert(command, reply);
+        command
+    }
+
+    fn handle_request(&mut self, request: Request) -> Flow {
+        match request {
+            Request::Init {
+                config,
+                sink,
+                reply,
+            } => {
+                // The new callback takes over at once: re-deliveries go to it.
+                self.sink = Some(sink);
+                let command = self.command(reply);
+                self.input(Input::Init { command, config });
+            }
+            Request::StartUpload { payload, reply } => {
+                let file = match payload.file_path.as_deref() {
+                    Some(path) if !path.is_empty() => self.transport.check_file(path),
+                    _ => FileCheck::NotChecked,
+                };
+                let command = self.command(reply);
+                self.input(Input::StartUpload {
+                    command,
+                    payload,
+                    file,
+                });
+            }
+            Request::RemoveUpload { upload_id, reply } => {
+                let command = self.command(reply);
+                self.input(Input::RemoveUpload { command, upload_id });
+            }
+            Request::AcknowledgeEvent { event_id, reply } => {
+                let command = self.command(reply);
+                self.input(Input::AcknowledgeEvent { command, event_id });
+            }
+            Request::Destroy { reply } => {
+                let command = self.command(reply);
+                self.input(Input::Destroy { command });
+            }
+            Request::NetworkChanged { reachable } => {
+                self.input(Input::NetworkChanged { reachable });
+            }
+            Request::HostReport(report) => self.handle_report(report),
+            Request::Shutdown { reply } => return Flow::Stop(Some(reply)),
+        }
+        Flow::Continue
+    }
+
+    fn handle_report(&mut self, report: AttemptReport) {
+        let finished = !matches!(report.report, bgupload_fsm::TransferReport::Progress { .. });
+        if finished
+            && self
+                .transfers
+                .get(&report.upload_id)
+                .is_some_and(|(attempt, _)| *attempt == report.attempt)
+        {
+            self.transfers.remove(&report.upload_id);
+        }
+        self.input(Input::Transfer {
+            upload_id: report.upload_id,
+            attempt: report.attempt,
+            report: report.report,
+        });
+    }
+
+    /// Drains the machine; persists the batches it hands out in one store
+    /// call, confirms them, and drains again, until nothing is left.
+    async fn carry_out_effects(&mut self) -> Result<(), EngineError> {
+        loop {
+            let mut batches = Vec::new();
+            while let Some(effect) = self.machine.poll_effect() {
+                match effect {
+                    Effect::PersistBatch(batch) => batches.push(batch),
+                    Effect::StartAttempt { request, attempt } => {
+                        self.start_attempt(request, attempt)
+                    }
+                    Effect::CancelAttempt { upload_id, attempt } => {
+                        if self
+                            .transfers
+                            .get(&upload_id)
+                            .is_some_and(|(running, _)| *running == attempt)
+                            && let Some((_, handle)) = self.transfers.remove(&upload_id)
+                        {
+                            handle.abort();
+                        }
+                    }
+                    Effect::Deliver(event) => {
+                        if let Some(sink) = self.sink.as_mut() {
+                            sink(event);
+                        }
+                    }
+                    Effect::CommandDone { command, result } => {
+                        if let Some(reply) = self.replies.remove(&command) {
+                            let _ = reply.send(result.map_err(CommandError::Rejected));
+                        }
+                    }
+                }
+            }
+            let Some(through) = batches.last().map(|batch| batch.id) else {
+                return Ok(());
+            };
+            if cfg!(feature = "canary-deliver-before-durable") {
+                // Deliberately wrong, for the simulator's canary test: the
+                // machine is told the batches are durable before they are.
+                self.input(Input::Durable { through });
+                self.persist(batches).await?;
+            } else {
+                self.persist(batches).await?;
+                self.input(Input::Durable { through });
+            }
+        }
+    }
+
+    async fn persist(&mut self, batches: Vec<bgupload_fsm::Batch>) -> Result<(), EngineError> {
+        let batches = Arc::new(batches);
+        call_store(&self.store, self.options.store_calls, move |store| {
+            store.apply(&batches)
+        })
+        .await
+    }
+
+    fn start_attempt(&mut self, request: bgupload_fsm::UploadRequest, attempt: Attempt) {
+        let upload_id = request.id.clone();
+        let progress = ProgressSink::new(upload_id.clone(), attempt, self.reports.clone());
+        let run = self.transport.run(request, attempt, progress);
+        let reports = self.reports.clone();
+        let report_id = upload_id.clone();
+        let handle = tokio::spawn(async move {
+            let report = run.await;
+            let _ = reports
+                .send(AttemptReport {
+                    upload_id: report_id,
+                    attempt,
+                    report,
+                })
+                .await;
+        });
+        if let Some((_, previous)) = self.transfers.insert(upload_id, (attempt, handle)) {
+            // The machine never runs two attempts of one upload; if it did,
+            // the older one must not go on sending.
+            previous.abort();
+        }
+    }
+}
+
+async fn call_store<S, R>(
+    store: &Arc<S>,
+    calls: StoreCalls,
+    call: impl FnOnce(&S) -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, EngineError>
+where
+    S: Store + 'static,
+    R: Send + 'static,
+{
+    match calls {
+        StoreCalls::Inline => Ok(call(store)?),
+        StoreCalls::Blocking => {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || call(&store))
+                .await
+                .map_err(|error| EngineError::StoreTask(error.to_string()))?
+                .map_err(EngineError::from)
+        }
+    }
+}
