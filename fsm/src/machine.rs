@@ -196,7 +196,7 @@ impl Machine {
             rng: SplitMix64::new(options.seed),
             now,
             attached: false,
-            network_reachable: true,
+            network_reachable: options.network_reachable,
             uploads: BTreeMap::new(),
             ready: BTreeMap::new(),
             backoff: BTreeMap::new(),

@@ -306,6 +306,11 @@ pub struct Options {
     pub seed: u64,
     pub ownership: TransferOwnership,
     pub limits: Limits,
+    /// Whether the network is reachable when the machine is built. A host
+    /// that knows it is offline (or a process that only enqueues, such as
+    /// `bgupload add`) passes `false`: nothing starts until
+    /// `Input::NetworkChanged { reachable: true }`.
+    pub network_reachable: bool,
 }
 
 impl Options {
@@ -314,6 +319,7 @@ impl Options {
             seed,
             ownership: TransferOwnership::Engine,
             limits: Limits::default(),
+            network_reachable: true,
         }
     }
 }

@@ -784,3 +784,19 @@ fn time_is_an_input_and_never_goes_back() {
     machine.handle_input(Time::from_millis(10), Input::Timeout);
     while machine.poll_effect().is_some() {}
 }
+
+#[test]
+fn a_machine_built_offline_starts_nothing_until_the_network_is_up() {
+    let mut options = Options::new(1);
+    options.network_reachable = false;
+    let mut world = World::new(options);
+    world.init_limit(2);
+    world.start_id(&uuid(1));
+    world.kill_and_relaunch();
+    assert!(
+        world.transfers.is_empty(),
+        "recovered offline: nothing starts"
+    );
+    world.network(true);
+    assert_eq!(world.transfers.get(&id(1)), Some(&Attempt(1)));
+}
