@@ -41,7 +41,7 @@ fn run(payloads: Vec<UploadPayload>) -> u64 {
         command += 1;
         CommandId(command)
     };
-    let mut feed = |machine: &mut Machine, now: u64, input: Input, inputs: &mut u64| {
+    let feed = |machine: &mut Machine, now: u64, input: Input, inputs: &mut u64| {
         *inputs += 1;
         machine.handle_input(Time::from_millis(now), input);
     };

@@ -105,9 +105,10 @@ pub use event::{
 };
 pub use machine::{Effect, Input, Machine, TransferFailure, TransferReport};
 pub use record::{Batch, Change, LegacyUpload, Meta, Recovered, UploadRecord};
+pub use rng::SplitMix64;
 pub use types::{
     Attempt, BatchId, BodyFormat, CommandId, Config, DEFAULT_PARALLEL_UPLOADS_LIMIT, EventId,
     FileCheck, Limits, MAX_BACKOFF_MILLIS, MAX_PARALLEL_UPLOADS_LIMIT, MAX_RETRY_ATTEMPTS,
-    MAX_STORED_ID_BYTES, MAX_UPLOAD_ID_BYTES, Method, Options, ProgressThrottle, RetryPolicy, Time,
-    TransferOwnership, UploadId, UploadPayload, UploadRequest,
+    MAX_UPLOAD_ID_BYTES, Method, Options, ProgressThrottle, RetryPolicy, Time, TransferOwnership,
+    UploadId, UploadPayload, UploadRequest,
 };

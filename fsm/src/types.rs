@@ -48,18 +48,16 @@ impl UploadId {
     }
 
     /// An id read back from storage (or from an older format, whose ids may
-    /// not be UUIDs): kept as it was, cut to a bounded length.
+    /// not be UUIDs): kept exactly as stored, since it is also the key that
+    /// deletes the record. Its length is bounded by the store's key limit.
     pub fn from_stored(text: &str) -> UploadId {
-        UploadId(crate::validate::truncate_to_char_boundary(text, MAX_STORED_ID_BYTES).to_owned())
+        UploadId(text.to_owned())
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
-
-/// Longest id kept from storage.
-pub const MAX_STORED_ID_BYTES: usize = 256;
 
 impl fmt::Display for UploadId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

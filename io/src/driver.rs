@@ -360,8 +360,12 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                 sink,
                 reply,
             } => {
-                // The new callback takes over at once: re-deliveries go to it.
-                self.sink = Some(sink);
+                // A valid init's callback takes over at once: the
+                // re-deliveries it causes go to it. A refused init keeps the
+                // callback there was.
+                if bgupload_fsm::validate::config(config).is_ok() {
+                    self.sink = Some(sink);
+                }
                 let command = self.command(reply);
                 self.input(Input::Init { command, config });
             }
@@ -388,6 +392,8 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
             Request::Destroy { reply } => {
                 let command = self.command(reply);
                 self.input(Input::Destroy { command });
+                // No event is delivered after destroy: release the callback.
+                self.sink = None;
             }
             Request::NetworkChanged { reachable } => {
                 self.input(Input::NetworkChanged { reachable });
@@ -418,6 +424,7 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
     /// Drains the machine; persists the batches it hands out in one store
     /// call, confirms them, and drains again, until nothing is left.
     async fn carry_out_effects(&mut self) -> Result<(), EngineError> {
+        let mut deferred = Vec::new();
         loop {
             let mut batches = Vec::new();
             while let Some(effect) = self.machine.poll_effect() {
@@ -427,13 +434,17 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                         self.start_attempt(request, attempt)
                     }
                     Effect::CancelAttempt { upload_id, attempt } => {
-                        if self
+                        let runs_here = self
                             .transfers
                             .get(&upload_id)
-                            .is_some_and(|(running, _)| *running == attempt)
-                            && let Some((_, handle)) = self.transfers.remove(&upload_id)
-                        {
-                            handle.abort();
+                            .is_some_and(|(running, _)| *running == attempt);
+                        match self.transfers.remove(&upload_id) {
+                            Some((_, handle)) if runs_here => handle.abort(),
+                            Some(other) => {
+                                self.transfers.insert(upload_id.clone(), other);
+                                self.transport.cancel_elsewhere(&upload_id, attempt);
+                            }
+                            None => self.transport.cancel_elsewhere(&upload_id, attempt),
                         }
                     }
                     Effect::Deliver(event) => {
@@ -449,18 +460,23 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                 }
             }
             let Some(through) = batches.last().map(|batch| batch.id) else {
-                return Ok(());
+                break;
             };
             if cfg!(feature = "canary-deliver-before-durable") {
                 // Deliberately wrong, for the simulator's canary test: the
-                // machine is told the batches are durable before they are.
+                // machine hears "durable" at once and the batches are
+                // written only after what they released was carried out.
                 self.input(Input::Durable { through });
-                self.persist(batches).await?;
-            } else {
-                self.persist(batches).await?;
-                self.input(Input::Durable { through });
+                deferred.extend(batches);
+                continue;
             }
+            self.persist(batches).await?;
+            self.input(Input::Durable { through });
         }
+        if !deferred.is_empty() {
+            self.persist(deferred).await?;
+        }
+        Ok(())
     }
 
     async fn persist(&mut self, batches: Vec<bgupload_fsm::Batch>) -> Result<(), EngineError> {

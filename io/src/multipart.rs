@@ -130,16 +130,24 @@ impl Body {
     /// spec and seed give the same bytes (for the simulator and tests).
     pub fn open_with_boundary_seed(spec: &BodySpec, seed: u64) -> Result<Body, BodyError> {
         let file_length = stat_regular_file(&spec.file_path)?;
+        Ok(Self::framed(spec, file_length, seed))
+    }
+
+    /// The body of a file of `file_length` bytes, framed without touching
+    /// the disk: for a caller that supplies the file bytes itself (the
+    /// simulator's in-memory files), between [`Body::preamble`] and
+    /// [`Body::epilogue`].
+    pub fn framed(spec: &BodySpec, file_length: u64, seed: u64) -> Body {
         let file_content_type = guess_content_type(&spec.file_path);
         match spec.format {
-            BodyFormat::Raw => Ok(Body {
+            BodyFormat::Raw => Body {
                 file_path: spec.file_path.clone(),
                 file_length,
                 preamble: Bytes::new(),
                 epilogue: Bytes::new(),
                 content_type: file_content_type,
                 boundary: None,
-            }),
+            },
             BodyFormat::Multipart => {
                 let boundary = choose_boundary(seed, &spec.parameters);
                 let file_name = spec
@@ -155,16 +163,26 @@ impl Body {
                     &file_content_type,
                 );
                 let epilogue = format!("\r\n--{boundary}--\r\n");
-                Ok(Body {
+                Body {
                     file_path: spec.file_path.clone(),
                     file_length,
                     preamble: Bytes::from(preamble),
                     epilogue: Bytes::from(epilogue),
                     content_type: format!("multipart/form-data; boundary={boundary}"),
                     boundary: Some(boundary),
-                })
+                }
             }
         }
+    }
+
+    /// The bytes before the file's.
+    pub fn preamble(&self) -> &Bytes {
+        &self.preamble
+    }
+
+    /// The bytes after the file's.
+    pub fn epilogue(&self) -> &Bytes {
+        &self.epilogue
     }
 
     /// Exact number of bytes the body will produce.

@@ -81,6 +81,14 @@ pub trait Transport: Send + Sync + 'static {
         attempt: Attempt,
         progress: ProgressSink,
     ) -> impl Future<Output = TransferReport> + Send + 'static;
+
+    /// Stops an attempt this process does not run itself: one the OS runs
+    /// for it (iOS background session), possibly started before a relaunch.
+    /// Attempts started with [`Transport::run`] are stopped by dropping
+    /// their future; engine-owned transports need nothing here.
+    fn cancel_elsewhere(&self, upload_id: &UploadId, attempt: Attempt) {
+        let _ = (upload_id, attempt);
+    }
 }
 
 /// Settings of the HTTP transport.
