@@ -38,6 +38,18 @@ pub fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
     })
 }
 
+/// Whether the store holds the upload `id` or an event for it.
+fn is_stored(durable: &Recovered, id: &str) -> bool {
+    durable
+        .uploads
+        .iter()
+        .any(|record| record.request.id.as_str() == id)
+        || durable
+            .events
+            .iter()
+            .any(|event| event.upload_id.as_str() == id)
+}
+
 impl Checker {
     pub fn new() -> Checker {
         Checker {
@@ -132,15 +144,7 @@ impl Checker {
 
     /// `startUpload` of `id` returned Ok; `durable` is the store now.
     pub fn accepted(&mut self, id: &str, durable: &Recovered) {
-        let stored = durable
-            .uploads
-            .iter()
-            .any(|record| record.request.id.as_str() == id)
-            || durable
-                .events
-                .iter()
-                .any(|event| event.upload_id.as_str() == id);
-        if !stored {
+        if !is_stored(durable, id) {
             self.violation(format!(
                 "invariant 7: startUpload of {id} returned before the upload was durable"
             ));
@@ -184,15 +188,7 @@ impl Checker {
         let accepted: Vec<String> = self.accepted.iter().cloned().collect();
         for id in accepted {
             let ended = self.terminal_of_upload.contains_key(&id);
-            let stored = durable
-                .uploads
-                .iter()
-                .any(|record| record.request.id.as_str() == id)
-                || durable
-                    .events
-                    .iter()
-                    .any(|event| event.upload_id.as_str() == id);
-            if !ended && !stored {
+            if !ended && !is_stored(durable, &id) {
                 self.violation(format!("invariant 7: accepted upload {id} lost by a kill"));
             }
         }
