@@ -9,9 +9,11 @@
 //! out the effects the state machine hands out and reports back what happened.
 
 pub mod driver;
+pub mod event_json;
 pub mod multipart;
 pub mod receiver;
 pub mod transport;
 
 pub use driver::{CommandError, Engine, EngineError, EngineOptions, EventSink, StoreCalls};
+pub use event_json::event_to_json;
 pub use transport::{HttpConfig, HttpTransport, Transport};

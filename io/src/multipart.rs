@@ -32,7 +32,7 @@ use futures_util::Stream;
 use tokio::io::AsyncReadExt;
 
 /// Largest chunk the body stream yields, and the size of the read buffer.
-pub const CHUNK_SIZE: usize = 64 * 1024;
+pub const CHUNK_SIZE: usize = 256 * 1024;
 
 /// Fixed start of every generated boundary; the rest is 32 hex digits.
 const BOUNDARY_PREFIX: &str = "----bgupload-";
