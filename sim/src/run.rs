@@ -13,6 +13,9 @@ const SERVER: &str = wire::SERVER_HOST;
 /// A fixed epoch: the same seed is the same run on any day.
 const EPOCH_SECONDS: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
+/// Segments a turmoil socket (and a listener's backlog) holds.
+const TCP_CAPACITY: usize = 16_384;
+
 /// What one seed did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SeedReport {
@@ -40,7 +43,28 @@ impl SeedReport {
 }
 
 /// Runs one seed. `mode` forces the transfer ownership (else the seed picks).
+/// A panic anywhere in the run (a host, the checker, turmoil) is reported
+/// as a violation of that seed, so the seed is never lost.
 pub fn run_seed(seed: u64, mode: Option<Mode>) -> SeedReport {
+    match std::panic::catch_unwind(|| run_seed_unguarded(seed, mode)) {
+        Ok(report) => report,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            SeedReport {
+                seed,
+                mode,
+                violations: vec![format!("panic: {message}")],
+                ..SeedReport::default()
+            }
+        }
+    }
+}
+
+fn run_seed_unguarded(seed: u64, mode: Option<Mode>) -> SeedReport {
     let scenario = Scenario::draw(seed, mode);
     let faults = scenario.faults.clone();
     let mut report = SeedReport {
@@ -58,6 +82,9 @@ pub fn run_seed(seed: u64, mode: Option<Mode>) -> SeedReport {
         .simulation_duration(total)
         .min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(50))
+        // Held links release bursts of retried connects at once; turmoil
+        // panics when a listener's backlog overflows, a real kernel drops.
+        .tcp_capacity(TCP_CAPACITY)
         .build();
 
     {
