@@ -76,6 +76,7 @@ fn main() -> ExitCode {
         totals.simulated_millis += report.simulated_millis;
         totals.uploads_accepted += report.uploads_accepted;
         totals.kills += report.kills;
+        totals.targeted_kills += report.targeted_kills;
         totals.relaunches += report.relaunches;
         totals.partitions += report.partitions;
         totals.failed_syncs += report.failed_syncs;
@@ -83,10 +84,11 @@ fn main() -> ExitCode {
     }
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "seeds {count} | simulated hours {:.1} | uploads {} | kills {} | relaunches {} | partitions {} | failed syncs {} | events delivered {} | violations in {} seeds | {:.1} seeds/s",
+        "seeds {count} | simulated hours {:.1} | uploads {} | kills {} (targeted {}) | relaunches {} | partitions {} | failed syncs {} | events delivered {} | violations in {} seeds | {:.1} seeds/s",
         totals.simulated_millis as f64 / 3_600_000.0,
         totals.uploads_accepted,
         totals.kills,
+        totals.targeted_kills,
         totals.relaunches,
         totals.partitions,
         totals.failed_syncs,

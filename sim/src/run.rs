@@ -24,6 +24,8 @@ pub struct SeedReport {
     pub simulated_millis: u64,
     pub uploads_accepted: u64,
     pub kills: u64,
+    /// Kills right after an event was handed over or an ack was sent.
+    pub targeted_kills: u64,
     pub relaunches: u64,
     pub partitions: u64,
     pub failed_syncs: u64,
@@ -133,6 +135,19 @@ fn run_seed_unguarded(seed: u64, mode: Option<Mode>) -> SeedReport {
                     kill(&mut sim, &shared, &mut report);
                     relaunch_at = Some(now + shared.scenario.downtime_millis);
                 }
+            }
+            // Kills aimed at the two windows write-ahead must cover.
+            let (in_inbox, acking) = {
+                let state = shared.lock();
+                (state.terminal_in_inbox > 0, state.acks_in_flight > 0)
+            };
+            if relaunch_at.is_none()
+                && (in_inbox || acking)
+                && rng.chance(faults.targeted_kill)
+            {
+                kill(&mut sim, &shared, &mut report);
+                relaunch_at = Some(now + shared.scenario.downtime_millis);
+                report.targeted_kills += 1;
             }
             if !partitioned && rng.chance(faults.partition) {
                 sim.partition(APP, SERVER);
@@ -259,5 +274,7 @@ fn kill(sim: &mut turmoil::Sim<'_>, shared: &Shared, report: &mut SeedReport) {
     let durable = shared.durable();
     let mut state = shared.lock();
     state.app_transfers.clear();
+    state.terminal_in_inbox = 0;
+    state.acks_in_flight = 0;
     state.checker.after_kill(&durable);
 }

@@ -46,7 +46,8 @@ impl Rng {
 /// `TICK_MILLIS` tick) unless it says otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Faults {
-    pub kills: u64,
+    /// Kill while an event waits in the app's inbox or an ack is unconfirmed.
+    pub targeted_kill: u64,
     pub partition: u64,
     pub partition_oneway: u64,
     pub hold: u64,
@@ -64,9 +65,9 @@ impl fmt::Display for Faults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "kill {} partition {} oneway {} hold {} heal {} spike {} reachability {} \
+            "targeted-kill {} partition {} oneway {} hold {} heal {} spike {} reachability {} \
              failing-sync {} | server 5xx {} slow {} drop {} (per million)",
-            self.kills,
+            self.targeted_kill,
             self.partition,
             self.partition_oneway,
             self.hold,
@@ -151,7 +152,7 @@ impl Scenario {
             }
         };
         let faults = Faults {
-            kills: 0,
+            targeted_kill: rate(20_000),
             partition: rate(3_000),
             partition_oneway: rate(2_000),
             hold: rate(2_000),

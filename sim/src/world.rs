@@ -60,6 +60,12 @@ pub struct State {
     /// Attempts running in the OS (OS-owned mode).
     pub os_transfers: BTreeSet<(String, Attempt)>,
     pub app_rng: Rng,
+    /// Terminal events handed to the app's callback and not looked at yet:
+    /// a kill now falls between persist-and-deliver and the app's reaction.
+    pub terminal_in_inbox: usize,
+    /// Acknowledgements sent whose confirmation has not reached the app: a
+    /// kill now falls between the persisted ack and its confirmation.
+    pub acks_in_flight: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +97,8 @@ impl Shared {
                 os_reports: VecDeque::new(),
                 os_transfers: BTreeSet::new(),
                 app_rng,
+                terminal_in_inbox: 0,
+                acks_in_flight: 0,
             })),
         }
     }
@@ -442,7 +450,12 @@ async fn init(shared: &Shared, engine: &Engine, inbox: &Arc<Mutex<VecDeque<Event
     let sink = Box::new(move |event: Event| {
         // The callback: the engine hands the event to the app here.
         let durable = sink_shared.durable();
-        sink_shared.lock().checker.delivered(&event, &durable);
+        let mut state = sink_shared.lock();
+        state.checker.delivered(&event, &durable);
+        if matches!(event, Event::Terminal(_)) {
+            state.terminal_in_inbox += 1;
+        }
+        drop(state);
         if let Ok(mut inbox) = sink_inbox.lock() {
             inbox.push_back(event);
         }
@@ -504,6 +517,9 @@ async fn consume(shared: Shared, engine: Engine, inbox: Arc<Mutex<VecDeque<Event
                 };
                 let server = shared.server_log();
                 state.checker.consumed(&event, &server, file.as_deref());
+                if matches!(event, Event::Terminal(_)) {
+                    state.terminal_in_inbox = state.terminal_in_inbox.saturating_sub(1);
+                }
                 drop(server);
                 let ack_rate = shared.scenario.ack_rate;
                 let final_phase = state.final_phase;
@@ -517,10 +533,14 @@ async fn consume(shared: Shared, engine: Engine, inbox: Arc<Mutex<VecDeque<Event
             if let Some(event_id) = acknowledge {
                 let shared = shared.clone();
                 let engine = engine.clone();
+                shared.lock().acks_in_flight += 1;
                 tokio::spawn(async move {
-                    if engine.acknowledge_event(event_id).await.is_ok() {
-                        let durable = shared.durable();
-                        shared.lock().checker.acknowledged(event_id, &durable);
+                    let result = engine.acknowledge_event(event_id).await;
+                    let durable = shared.durable();
+                    let mut state = shared.lock();
+                    state.acks_in_flight = state.acks_in_flight.saturating_sub(1);
+                    if result.is_ok() {
+                        state.checker.acknowledged(event_id, &durable);
                     }
                 });
             }
