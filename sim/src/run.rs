@@ -141,10 +141,7 @@ fn run_seed_unguarded(seed: u64, mode: Option<Mode>) -> SeedReport {
                 let state = shared.lock();
                 (state.terminal_in_inbox > 0, state.acks_in_flight > 0)
             };
-            if relaunch_at.is_none()
-                && (in_inbox || acking)
-                && rng.chance(faults.targeted_kill)
-            {
+            if relaunch_at.is_none() && (in_inbox || acking) && rng.chance(faults.targeted_kill) {
                 kill(&mut sim, &shared, &mut report);
                 relaunch_at = Some(now + shared.scenario.downtime_millis);
                 report.targeted_kills += 1;
