@@ -130,6 +130,15 @@ enum Phase {
     Reconciling { attempt: Attempt, deadline: Time },
 }
 
+/// Whether the current attempt of an upload that ends may still be running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AttemptState {
+    /// Its own report (answer or failure) ended it: nothing to cancel.
+    Ended,
+    /// The app ended the upload: the attempt must be stopped.
+    MayBeRunning,
+}
+
 /// Throttling state of UPLOADING events for one attempt.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Progress {
@@ -487,6 +496,7 @@ impl Machine {
                     error: MSG_CANCELLED.to_owned(),
                     error_code: ERROR_CODE_CANCELLED,
                 },
+                AttemptState::MayBeRunning,
             );
         }
         self.push_gated(Effect::CommandDone {
@@ -554,6 +564,7 @@ impl Machine {
                         server_response,
                         response_truncated,
                     },
+                    AttemptState::Ended,
                 );
             }
             TransferReport::Failed(failure) => self.on_failure(upload_id, failure),
@@ -616,6 +627,7 @@ impl Machine {
                     error,
                     error_code: failure.error_code,
                 },
+                AttemptState::Ended,
             );
             return;
         }
@@ -774,13 +786,21 @@ impl Machine {
 
     // ----- helpers -----
 
-    /// Ends an upload with a terminal event: persisted, then delivered.
-    fn finish(&mut self, upload_id: &UploadId, outcome: Outcome) {
+    /// Ends an upload with a terminal event: persisted, then delivered. A
+    /// running attempt is cancelled unless its own report ended it.
+    fn finish(&mut self, upload_id: &UploadId, outcome: Outcome, attempt: AttemptState) {
         let upload = self.remove_upload(upload_id);
-        if let Phase::Transferring { attempt, .. } | Phase::Reconciling { attempt, .. } =
-            upload.phase
+        if let (
+            Phase::Transferring {
+                attempt: running, ..
+            }
+            | Phase::Reconciling {
+                attempt: running, ..
+            },
+            AttemptState::MayBeRunning,
+        ) = (upload.phase, attempt)
         {
-            self.cancel_attempt(upload_id, attempt);
+            self.cancel_attempt(upload_id, running);
         }
         let event = self.new_terminal_event(upload_id.clone(), outcome);
         self.persist(vec![

@@ -800,3 +800,59 @@ fn a_machine_built_offline_starts_nothing_until_the_network_is_up() {
     world.network(true);
     assert_eq!(world.transfers.get(&id(1)), Some(&Attempt(1)));
 }
+
+#[test]
+fn an_attempt_that_reported_its_end_is_not_cancelled() {
+    let mut machine = Machine::new(Options::new(1));
+    let now = Time::ZERO;
+    let drain = |machine: &mut Machine| {
+        let mut effects = Vec::new();
+        while let Some(effect) = machine.poll_effect() {
+            if let Effect::PersistBatch(batch) = &effect {
+                machine.handle_input(now, Input::Durable { through: batch.id });
+            }
+            effects.push(effect);
+        }
+        effects
+    };
+    machine.handle_input(
+        now,
+        Input::Init {
+            command: bgupload_fsm::CommandId(1),
+            config: Config::default(),
+        },
+    );
+    machine.handle_input(
+        now,
+        Input::StartUpload {
+            command: bgupload_fsm::CommandId(2),
+            payload: payload(&uuid(1)),
+            file: FILE_OK,
+        },
+    );
+    drain(&mut machine);
+    machine.handle_input(
+        now,
+        Input::Transfer {
+            upload_id: id(1),
+            attempt: Attempt(1),
+            report: TransferReport::Response {
+                status: 201,
+                body: Vec::new(),
+                truncated: false,
+            },
+        },
+    );
+    let effects = drain(&mut machine);
+    assert!(
+        !effects
+            .iter()
+            .any(|effect| matches!(effect, Effect::CancelAttempt { .. })),
+        "{effects:?}"
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|effect| matches!(effect, Effect::Deliver(Event::Terminal(_))))
+    );
+}

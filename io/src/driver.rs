@@ -13,7 +13,9 @@ use bgupload_fsm::{
     Rejection, Time, UploadId, UploadPayload,
 };
 use bgupload_persistence::{Store, StoreError};
+use futures_util::FutureExt;
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +28,9 @@ pub const COMMAND_QUEUE: usize = 1_024;
 pub const REPORT_QUEUE: usize = 4_096;
 /// Commands taken into one group commit at most.
 pub const MAX_COMMANDS_PER_ROUND: usize = 4_096;
+
+/// `errorCode` of an attempt whose transport panicked (a bug, not retried).
+pub const ERROR_CODE_TRANSPORT_PANIC: i32 = -1;
 
 /// Where the app's events go: its single callback.
 pub type EventSink = Box<dyn FnMut(Event) + Send>;
@@ -490,11 +495,24 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
     fn start_attempt(&mut self, request: bgupload_fsm::UploadRequest, attempt: Attempt) {
         let upload_id = request.id.clone();
         let progress = ProgressSink::new(upload_id.clone(), attempt, self.reports.clone());
-        let run = self.transport.run(request, attempt, progress);
+        // A transport that panics must still end its attempt with a report,
+        // or the upload would wait for it until the next relaunch.
+        let run = AssertUnwindSafe(self.transport.run(request, attempt, progress)).catch_unwind();
         let reports = self.reports.clone();
         let report_id = upload_id.clone();
         let handle = tokio::spawn(async move {
-            let report = run.await;
+            let report = run.await.unwrap_or_else(|panic| {
+                let detail = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no message");
+                bgupload_fsm::TransferReport::Failed(bgupload_fsm::TransferFailure {
+                    message: format!("the transfer failed unexpectedly: {detail}"),
+                    error_code: ERROR_CODE_TRANSPORT_PANIC,
+                    retryable: false,
+                })
+            });
             let _ = reports
                 .send(AttemptReport {
                     upload_id: report_id,

@@ -281,6 +281,38 @@ impl World {
         );
     }
 
+    /// A report on attempt `attempt` of `id`, whichever attempt that is: a
+    /// stale one, or one the OS ran for a process that was killed. The
+    /// world forgets its transfer only when the report ends the attempt it
+    /// tracks.
+    pub fn report_attempt(&mut self, id: &UploadId, attempt: Attempt, report: TransferReport) {
+        let ends = !matches!(report, TransferReport::Progress { .. });
+        if ends && self.transfers.get(id) == Some(&attempt) {
+            self.transfers.remove(id);
+        }
+        self.input(Input::Transfer {
+            upload_id: id.clone(),
+            attempt,
+            report,
+        });
+    }
+
+    /// Makes the first `count` handed-out batches durable and no more (a
+    /// store that synced part of what it was given before a kill).
+    pub fn sync_first(&mut self, count: usize) {
+        let count = count.min(self.unsynced.len());
+        if count == 0 {
+            return;
+        }
+        let last = self.unsynced[count - 1].id;
+        for batch in self.unsynced.drain(..count) {
+            self.disk.apply(&batch);
+        }
+        self.machine
+            .handle_input(self.now, Input::Durable { through: last });
+        self.drain();
+    }
+
     /// Makes every handed-out batch durable.
     pub fn sync(&mut self) {
         let Some(last) = self.unsynced.last().map(|batch| batch.id) else {
