@@ -1,0 +1,731 @@
+//! Decoding of every JSON argument the host passes: the `startUpload`
+//! payload, the `init` configuration, the `open` options, and the ids of
+//! `removeUpload` / `acknowledgeEvent`. One place, so Android and iOS accept
+//! exactly the same input.
+//!
+//! Decoding only checks shapes and types (a field of the wrong type is an
+//! error naming the field); the rules on values (UUID ids, URLs, limits,
+//! defaults) are the state machine's (`bgupload_fsm::validate`).
+
+use crate::error::FfiError;
+use bgupload_fsm::validate::{MSG_EVENT_ID_REQUIRED, MSG_ID_REQUIRED, MSG_PAYLOAD_MISSING};
+use bgupload_fsm::{BodyFormat, Config, EventId, UploadPayload};
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::time::Duration;
+
+/// Largest JSON text accepted for a payload, a configuration or options
+/// (parameters may hold up to 1 MiB; escaping may double it).
+pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
+/// Longest `eventId` text accepted (a u64 has 20 digits).
+pub const MAX_EVENT_ID_TEXT_BYTES: usize = 64;
+/// Longest value echoed back in an error message.
+const MAX_ECHOED_BYTES: usize = 64;
+/// Longest network timeout an `open` option may set.
+pub const MAX_TIMEOUT_MILLIS: u64 = 60 * 60 * 1_000;
+/// Network timeouts when the options give none.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A payload the FFI layer could not turn into an [`UploadPayload`]: the
+/// refusal, with the upload id when the payload had a usable one (so the
+/// FAILED event can carry it, as the reference plugin's does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadError {
+    pub id: Option<String>,
+    pub message: String,
+}
+
+/// Options of `open`, all optional: `{"networkReachable": bool, "seed":
+/// number, "connectTimeoutMillis": number, "readTimeoutMillis": number}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Whether the network is reachable at start (default true).
+    pub network_reachable: bool,
+    /// Seed of the retry jitter; a fresh one when `None`.
+    pub seed: Option<u64>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            network_reachable: true,
+            seed: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+        }
+    }
+}
+
+const OPEN_OPTION_FIELDS: [&str; 4] = [
+    "networkReachable",
+    "seed",
+    "connectTimeoutMillis",
+    "readTimeoutMillis",
+];
+
+/// Decodes the `open` options; `None`, `""` and `null` give the defaults.
+/// Unknown fields are refused (they are this engine's own options, so a
+/// typo should not pass silently).
+pub fn open_options(text: Option<&str>) -> Result<OpenOptions, FfiError> {
+    let Some(object) = optional_object("options", text)? else {
+        return Ok(OpenOptions::default());
+    };
+    if let Some(unknown) = object
+        .keys()
+        .find(|key| !OPEN_OPTION_FIELDS.contains(&key.as_str()))
+    {
+        return Err(invalid(format!(
+            "options: unknown field {:?} (known: {})",
+            echo(unknown),
+            OPEN_OPTION_FIELDS.join(", ")
+        )));
+    }
+    let mut options = OpenOptions::default();
+    match object.get("networkReachable") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(reachable)) => options.network_reachable = *reachable,
+        Some(other) => return Err(wrong_type("networkReachable", "a boolean", other)),
+    }
+    options.seed = optional_integer(&object, "seed")?;
+    for (field, slot) in [
+        ("connectTimeoutMillis", &mut options.connect_timeout),
+        ("readTimeoutMillis", &mut options.read_timeout),
+    ] {
+        if let Some(millis) = optional_integer(&object, field)? {
+            if millis == 0 || millis > MAX_TIMEOUT_MILLIS {
+                return Err(invalid(format!(
+                    "{field} must be between 1 and {MAX_TIMEOUT_MILLIS}"
+                )));
+            }
+            *slot = Duration::from_millis(millis);
+        }
+    }
+    Ok(options)
+}
+
+/// Decodes and checks the `init` configuration:
+/// `{"parallelUploadsLimit", "maxAttempts", "initialBackoffMillis",
+/// "maxBackoffMillis", "progressIntervalMillis"}`, every field optional.
+/// `parallelUploadsLimit` 0, `null` or missing is the default (reference
+/// behaviour). Other fields are ignored, as the reference plugin does.
+pub fn config(text: Option<&str>) -> Result<Config, FfiError> {
+    let object = optional_object("config", text)?.unwrap_or_default();
+    let mut config = Config::default();
+    if let Some(limit) = optional_integer(&object, "parallelUploadsLimit")? {
+        // 0 is the reference's "falsy": the state machine applies the default.
+        config.parallel_uploads_limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    }
+    if let Some(attempts) = optional_integer(&object, "maxAttempts")? {
+        config.retry.max_attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
+    }
+    if let Some(millis) = optional_integer(&object, "initialBackoffMillis")? {
+        config.retry.initial_backoff_millis = millis;
+    }
+    if let Some(millis) = optional_integer(&object, "maxBackoffMillis")? {
+        config.retry.max_backoff_millis = millis;
+    }
+    if let Some(millis) = optional_integer(&object, "progressIntervalMillis")? {
+        config.progress.min_interval_millis = millis;
+    }
+    bgupload_fsm::validate::config(config).map_err(FfiError::InvalidArgument)
+}
+
+/// The id of `removeUpload`: any non-empty text (unknown ids succeed).
+pub fn upload_id(text: Option<&str>) -> Result<String, FfiError> {
+    match text {
+        None | Some("") => Err(invalid(MSG_ID_REQUIRED.to_owned())),
+        Some(id) => Ok(id.to_owned()),
+    }
+}
+
+/// The id of `acknowledgeEvent`: a JSON number (`7`), a JSON string
+/// (`"7"`) or bare digits.
+pub fn event_id(text: Option<&str>) -> Result<EventId, FfiError> {
+    let text = text.map(str::trim).unwrap_or("");
+    if text.is_empty() || text == "null" || text == "\"\"" {
+        return Err(invalid(MSG_EVENT_ID_REQUIRED.to_owned()));
+    }
+    let not_a_number = || {
+        invalid(format!(
+            "Event ID must be a non-negative integer, not {:?}",
+            echo(text)
+        ))
+    };
+    if text.len() > MAX_EVENT_ID_TEXT_BYTES {
+        return Err(not_a_number());
+    }
+    let digits = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Number(number)) => {
+            return integer_of(&number).map(EventId).ok_or_else(not_a_number);
+        }
+        Ok(Value::String(inner)) => inner.trim().to_owned(),
+        _ => text.to_owned(),
+    };
+    if digits.is_empty() {
+        return Err(invalid(MSG_EVENT_ID_REQUIRED.to_owned()));
+    }
+    if !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(not_a_number());
+    }
+    digits
+        .parse::<u64>()
+        .map(EventId)
+        .map_err(|_| not_a_number())
+}
+
+/// Decodes a `startUpload` payload. Fields: `id`, `filePath` (an absolute
+/// path or a `file://` URL, percent-decoded), `fileKey`, `serverUrl`,
+/// `headers` and `parameters` (objects; string, number and boolean values,
+/// numbers and booleans turned into text, `null` values left out, order
+/// kept), `notificationTitle`, `requestMethod`, `uploadType`
+/// (`"multipart"`, the default, or `"raw"`). Unknown fields are ignored.
+pub fn upload_payload(text: Option<&str>) -> Result<UploadPayload, PayloadError> {
+    let missing = |detail: Option<String>| PayloadError {
+        id: None,
+        message: match detail {
+            None => MSG_PAYLOAD_MISSING.to_owned(),
+            Some(detail) => format!("{MSG_PAYLOAD_MISSING}: {detail}"),
+        },
+    };
+    let text = text.map(str::trim).unwrap_or("");
+    if text.is_empty() || text == "null" {
+        return Err(missing(None));
+    }
+    if text.len() > MAX_JSON_BYTES {
+        return Err(missing(Some(format!("larger than {MAX_JSON_BYTES} bytes"))));
+    }
+    if !text.starts_with('{') {
+        // Valid JSON that is not an object is "invalid arguments" too.
+        return Err(match serde_json::from_str::<IgnoredAny>(text) {
+            Ok(_) => missing(None),
+            Err(error) => missing(Some(format!("not valid JSON ({error})"))),
+        });
+    }
+    let raw: RawPayload = serde_json::from_str(text)
+        .map_err(|error| missing(Some(format!("not valid JSON ({error})"))))?;
+
+    let id = optional_string("id", raw.id.as_ref())
+        .map_err(|message| PayloadError { id: None, message })?;
+    let with_id = |message: String| PayloadError {
+        id: id.clone().filter(|id| !id.is_empty()),
+        message,
+    };
+    let file_path = optional_string("filePath", raw.file_path.as_ref())
+        .map_err(with_id)?
+        .map(|path| local_path(&path))
+        .transpose()
+        .map_err(with_id)?;
+    let body_format = match optional_string("uploadType", raw.upload_type.as_ref())
+        .map_err(with_id)?
+        .as_deref()
+    {
+        None | Some("") => BodyFormat::Multipart,
+        Some(kind) if kind.eq_ignore_ascii_case("multipart") => BodyFormat::Multipart,
+        Some(kind) if kind.eq_ignore_ascii_case("raw") => BodyFormat::Raw,
+        Some(kind) => {
+            return Err(with_id(format!(
+                "uploadType must be \"multipart\" or \"raw\", not {:?}",
+                echo(kind)
+            )));
+        }
+    };
+    Ok(UploadPayload {
+        file_path,
+        file_key: optional_string("fileKey", raw.file_key.as_ref()).map_err(with_id)?,
+        server_url: optional_string("serverUrl", raw.server_url.as_ref()).map_err(with_id)?,
+        headers: text_pairs("headers", raw.headers).map_err(with_id)?,
+        parameters: text_pairs("parameters", raw.parameters).map_err(with_id)?,
+        notification_title: optional_string("notificationTitle", raw.notification_title.as_ref())
+            .map_err(with_id)?,
+        request_method: optional_string("requestMethod", raw.request_method.as_ref())
+            .map_err(with_id)?,
+        body_format,
+        id,
+    })
+}
+
+/// The payload's fields as given; `null` reads as absent.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPayload {
+    id: Option<Value>,
+    file_path: Option<Value>,
+    file_key: Option<Value>,
+    server_url: Option<Value>,
+    headers: Option<Loose>,
+    parameters: Option<Loose>,
+    notification_title: Option<Value>,
+    request_method: Option<Value>,
+    upload_type: Option<Value>,
+}
+
+/// Any JSON value, with an object's entries kept in their order (the
+/// parameters are sent in the order the app wrote them).
+enum Loose {
+    Object(Vec<(String, Value)>),
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Loose, D::Error> {
+        deserializer.deserialize_any(LooseVisitor)
+    }
+}
+
+struct LooseVisitor;
+
+impl<'de> Visitor<'de> for LooseVisitor {
+    type Value = Loose;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry::<String, Value>()? {
+            entries.push(entry);
+        }
+        Ok(Loose::Object(entries))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other("an array"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Loose, E> {
+        Ok(Loose::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Loose, E> {
+        Ok(Loose::Other("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Loose, E> {
+        Ok(Loose::Other("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Loose, E> {
+        Ok(Loose::Other("a number"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Loose, E> {
+        Ok(Loose::Other("a string"))
+    }
+
+    fn visit_unit<E>(self) -> Result<Loose, E> {
+        Ok(Loose::Other("null"))
+    }
+}
+
+/// `headers` / `parameters`: an object whose values become text.
+fn text_pairs(field: &str, value: Option<Loose>) -> Result<Vec<(String, String)>, String> {
+    let entries = match value {
+        None => return Ok(Vec::new()),
+        Some(Loose::Other(kind)) => return Err(format!("{field} must be an object, not {kind}")),
+        Some(Loose::Object(entries)) => entries,
+    };
+    let mut pairs = Vec::with_capacity(entries.len());
+    for (name, value) in entries {
+        let text = match value {
+            Value::Null => continue,
+            Value::String(text) => text,
+            Value::Bool(flag) => flag.to_string(),
+            Value::Number(number) => number.to_string(),
+            other => {
+                return Err(format!(
+                    "{field}.{} must be a string, number or boolean, not {}",
+                    echo(&name),
+                    kind_of(&other)
+                ));
+            }
+        };
+        pairs.push((name, text));
+    }
+    Ok(pairs)
+}
+
+/// A string field; `null` or absent is `None`.
+fn optional_string(field: &str, value: Option<&Value>) -> Result<Option<String>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(other) => Err(format!("{field} must be a string, not {}", kind_of(other))),
+    }
+}
+
+/// `filePath` as a local path: a `file://` URL (`file:///a/b%20c`,
+/// `file://localhost/a`) is percent-decoded; anything else is kept as given
+/// (the state machine requires it to be absolute).
+pub fn local_path(text: &str) -> Result<String, String> {
+    const SCHEME: &str = "file://";
+    let has_scheme = text
+        .get(..SCHEME.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(SCHEME));
+    if !has_scheme {
+        return Ok(text.to_owned());
+    }
+    let rest = &text[SCHEME.len()..];
+    let path = if rest.starts_with('/') {
+        rest
+    } else if rest
+        .get(.."localhost/".len())
+        .is_some_and(|host| host.eq_ignore_ascii_case("localhost/"))
+    {
+        &rest["localhost".len()..]
+    } else {
+        return Err(format!(
+            "filePath: a file:// URL must name a local absolute path (file:///...), not {:?}",
+            echo(text)
+        ));
+    };
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    percent_decode(path).ok_or_else(|| {
+        format!(
+            "filePath: {:?} has a bad percent escape or is not UTF-8 once decoded",
+            echo(text)
+        )
+    })
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let high = hex_value(*bytes.get(index + 1)?)?;
+            let low = hex_value(*bytes.get(index + 2)?)?;
+            decoded.push(high << 4 | low);
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+fn hex_value(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// An optional JSON object argument; `None`, `""` or `null` is `None`.
+fn optional_object(what: &str, text: Option<&str>) -> Result<Option<Map<String, Value>>, FfiError> {
+    let text = text.map(str::trim).unwrap_or("");
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.len() > MAX_JSON_BYTES {
+        return Err(invalid(format!(
+            "{what} is larger than {MAX_JSON_BYTES} bytes"
+        )));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Null) => Ok(None),
+        Ok(Value::Object(object)) => Ok(Some(object)),
+        Ok(other) => Err(invalid(format!(
+            "{what} must be a JSON object, not {}",
+            kind_of(&other)
+        ))),
+        Err(error) => Err(invalid(format!("{what} is not valid JSON: {error}"))),
+    }
+}
+
+/// A non-negative integer field (`2` or `2.0`); `null` or absent is `None`.
+fn optional_integer(object: &Map<String, Value>, field: &str) -> Result<Option<u64>, FfiError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) => integer_of(number).map(Some).ok_or_else(|| {
+            invalid(format!(
+                "{field} must be a non-negative integer, not {number}"
+            ))
+        }),
+        Some(other) => Err(wrong_type(field, "a non-negative integer", other)),
+    }
+}
+
+/// The number as a u64 when it is a non-negative whole number.
+fn integer_of(number: &serde_json::Number) -> Option<u64> {
+    if let Some(value) = number.as_u64() {
+        return Some(value);
+    }
+    let value = number.as_f64()?;
+    // 2^64 as f64; whole numbers below it convert exactly enough.
+    const U64_LIMIT: f64 = 18_446_744_073_709_551_616.0;
+    (value >= 0.0 && value.fract() == 0.0 && value < U64_LIMIT).then_some(value as u64)
+}
+
+fn wrong_type(field: &str, expected: &str, found: &Value) -> FfiError {
+    invalid(format!(
+        "{field} must be {expected}, not {}",
+        kind_of(found)
+    ))
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn invalid(message: String) -> FfiError {
+    FfiError::InvalidArgument(message)
+}
+
+fn echo(text: &str) -> &str {
+    bgupload_fsm::validate::truncate_to_char_boundary(text, MAX_ECHOED_BYTES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgupload_fsm::DEFAULT_PARALLEL_UPLOADS_LIMIT;
+
+    const ID: &str = "c3a4b4c7-4f1e-4c69-a951-773602e269fb";
+
+    fn payload(text: &str) -> Result<UploadPayload, PayloadError> {
+        upload_payload(Some(text))
+    }
+
+    #[test]
+    fn full_payload_decodes_with_order_kept_and_values_as_text() {
+        let decoded = payload(&format!(
+            r#"{{"id":"{ID}","filePath":"/data/a.bin","fileKey":"doc","serverUrl":"http://127.0.0.1/u",
+            "headers":{{"X-B":"b","X-A":1,"X-C":true,"X-N":null}},
+            "parameters":{{"z":"last?","a":2.5,"m":false}},
+            "notificationTitle":"T","requestMethod":"PUT","uploadType":"raw","extra":[1]}}"#
+        ))
+        .unwrap();
+        assert_eq!(decoded.id.as_deref(), Some(ID));
+        assert_eq!(decoded.file_path.as_deref(), Some("/data/a.bin"));
+        assert_eq!(decoded.file_key.as_deref(), Some("doc"));
+        assert_eq!(decoded.server_url.as_deref(), Some("http://127.0.0.1/u"));
+        assert_eq!(
+            decoded.headers,
+            vec![
+                ("X-B".to_owned(), "b".to_owned()),
+                ("X-A".to_owned(), "1".to_owned()),
+                ("X-C".to_owned(), "true".to_owned()),
+            ]
+        );
+        assert_eq!(
+            decoded.parameters,
+            vec![
+                ("z".to_owned(), "last?".to_owned()),
+                ("a".to_owned(), "2.5".to_owned()),
+                ("m".to_owned(), "false".to_owned()),
+            ]
+        );
+        assert_eq!(decoded.notification_title.as_deref(), Some("T"));
+        assert_eq!(decoded.request_method.as_deref(), Some("PUT"));
+        assert_eq!(decoded.body_format, BodyFormat::Raw);
+    }
+
+    #[test]
+    fn missing_payload_gives_the_reference_message() {
+        for text in [
+            None,
+            Some(""),
+            Some("  "),
+            Some("null"),
+            Some("5"),
+            Some("[1]"),
+            Some("\"x\""),
+        ] {
+            let error = upload_payload(text).unwrap_err();
+            assert_eq!(error.message, MSG_PAYLOAD_MISSING, "{text:?}");
+            assert_eq!(error.id, None);
+        }
+        let bad = payload("{\"id\": ").unwrap_err();
+        assert!(bad.message.starts_with(MSG_PAYLOAD_MISSING), "{bad:?}");
+        assert!(bad.message.contains("not valid JSON"), "{bad:?}");
+    }
+
+    #[test]
+    fn empty_object_leaves_every_check_to_the_state_machine() {
+        assert_eq!(payload("{}").unwrap(), UploadPayload::default());
+        let nulls = payload(r#"{"id":null,"headers":null,"filePath":null}"#).unwrap();
+        assert_eq!(nulls, UploadPayload::default());
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let error = payload(r#"{"id":5}"#).unwrap_err();
+        assert_eq!(error.message, "id must be a string, not a number");
+        assert_eq!(error.id, None);
+        for (field, value, expected) in [
+            ("filePath", "[]", "filePath must be a string, not an array"),
+            ("serverUrl", "1", "serverUrl must be a string, not a number"),
+            ("fileKey", "{}", "fileKey must be a string, not an object"),
+            (
+                "headers",
+                "\"a\"",
+                "headers must be an object, not a string",
+            ),
+            (
+                "parameters",
+                "[1]",
+                "parameters must be an object, not an array",
+            ),
+            (
+                "requestMethod",
+                "true",
+                "requestMethod must be a string, not a boolean",
+            ),
+            (
+                "notificationTitle",
+                "2",
+                "notificationTitle must be a string, not a number",
+            ),
+        ] {
+            let error = payload(&format!(r#"{{"id":"{ID}","{field}":{value}}}"#)).unwrap_err();
+            assert_eq!(error.message, expected);
+            assert_eq!(error.id.as_deref(), Some(ID), "{field}");
+        }
+        let nested =
+            payload(&format!(r#"{{"id":"{ID}","headers":{{"X":{{"a":1}}}}}}"#)).unwrap_err();
+        assert_eq!(
+            nested.message,
+            "headers.X must be a string, number or boolean, not an object"
+        );
+        let kind = payload(&format!(r#"{{"id":"{ID}","uploadType":"chunked"}}"#)).unwrap_err();
+        assert!(kind.message.contains("uploadType"), "{kind:?}");
+    }
+
+    #[test]
+    fn file_urls_are_percent_decoded() {
+        assert_eq!(local_path("/a/b c").unwrap(), "/a/b c");
+        assert_eq!(
+            local_path("file:///a/b%20c%C3%A9.txt").unwrap(),
+            "/a/b cé.txt"
+        );
+        assert_eq!(local_path("FILE:///x").unwrap(), "/x");
+        assert_eq!(local_path("file://localhost/x/y").unwrap(), "/x/y");
+        assert_eq!(local_path("file:///x/y?query#frag").unwrap(), "/x/y");
+        assert!(
+            local_path("file://host/x")
+                .unwrap_err()
+                .contains("file:///")
+        );
+        assert!(local_path("file:///bad%2").is_err());
+        assert!(local_path("file:///bad%zz").is_err());
+        assert!(local_path("file:///bad%FF").is_err());
+        let decoded = payload(&format!(
+            r#"{{"id":"{ID}","filePath":"file:///tmp/a%20b"}}"#
+        ))
+        .unwrap();
+        assert_eq!(decoded.file_path.as_deref(), Some("/tmp/a b"));
+    }
+
+    #[test]
+    fn config_defaults_and_fields() {
+        assert_eq!(config(None).unwrap(), Config::default());
+        assert_eq!(config(Some("null")).unwrap(), Config::default());
+        let zero = config(Some(r#"{"parallelUploadsLimit":0}"#)).unwrap();
+        assert_eq!(zero.parallel_uploads_limit, DEFAULT_PARALLEL_UPLOADS_LIMIT);
+        let full = config(Some(
+            r#"{"parallelUploadsLimit":3,"maxAttempts":4,"initialBackoffMillis":10,
+               "maxBackoffMillis":100,"progressIntervalMillis":50,"other":"ignored"}"#,
+        ))
+        .unwrap();
+        assert_eq!(full.parallel_uploads_limit, 3);
+        assert_eq!(full.retry.max_attempts, 4);
+        assert_eq!(full.retry.initial_backoff_millis, 10);
+        assert_eq!(full.retry.max_backoff_millis, 100);
+        assert_eq!(full.progress.min_interval_millis, 50);
+    }
+
+    #[test]
+    fn config_errors_name_the_field() {
+        let error = config(Some(r#"{"parallelUploadsLimit":"two"}"#)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "parallelUploadsLimit must be a non-negative integer, not a string"
+        );
+        let error = config(Some(r#"{"maxAttempts":-1}"#)).unwrap_err();
+        assert!(error.to_string().starts_with("maxAttempts"), "{error}");
+        let error = config(Some(r#"{"parallelUploadsLimit":1000}"#)).unwrap_err();
+        assert!(
+            error.to_string().contains("parallelUploadsLimit"),
+            "{error}"
+        );
+        let error = config(Some("{oops")).unwrap_err();
+        assert!(error.to_string().contains("not valid JSON"), "{error}");
+        let error = config(Some("[]")).unwrap_err();
+        assert!(
+            error.to_string().contains("must be a JSON object"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn event_ids_as_numbers_strings_or_digits() {
+        for text in ["7", " 7 ", "\"7\"", "7.0"] {
+            assert_eq!(event_id(Some(text)).unwrap(), EventId(7), "{text}");
+        }
+        for text in [None, Some(""), Some("null"), Some("\"\"")] {
+            assert_eq!(
+                event_id(text).unwrap_err().to_string(),
+                MSG_EVENT_ID_REQUIRED
+            );
+        }
+        for text in ["-1", "abc", "1.5", "\"x\"", "{}", "99999999999999999999999"] {
+            let error = event_id(Some(text)).unwrap_err().to_string();
+            assert!(error.starts_with("Event ID must be"), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn upload_ids_are_required() {
+        assert_eq!(upload_id(None).unwrap_err().to_string(), MSG_ID_REQUIRED);
+        assert_eq!(
+            upload_id(Some("")).unwrap_err().to_string(),
+            MSG_ID_REQUIRED
+        );
+        assert_eq!(upload_id(Some("x")).unwrap(), "x");
+    }
+
+    #[test]
+    fn open_options_are_checked() {
+        assert_eq!(open_options(None).unwrap(), OpenOptions::default());
+        assert_eq!(open_options(Some("{}")).unwrap(), OpenOptions::default());
+        let options = open_options(Some(
+            r#"{"networkReachable":false,"seed":9,"connectTimeoutMillis":5,"readTimeoutMillis":6}"#,
+        ))
+        .unwrap();
+        assert!(!options.network_reachable);
+        assert_eq!(options.seed, Some(9));
+        assert_eq!(options.connect_timeout, Duration::from_millis(5));
+        assert_eq!(options.read_timeout, Duration::from_millis(6));
+        assert!(
+            open_options(Some(r#"{"sead":1}"#))
+                .unwrap_err()
+                .to_string()
+                .contains("sead")
+        );
+        assert!(
+            open_options(Some(r#"{"networkReachable":"yes"}"#))
+                .unwrap_err()
+                .to_string()
+                .starts_with("networkReachable must be a boolean")
+        );
+        assert!(open_options(Some(r#"{"readTimeoutMillis":0}"#)).is_err());
+    }
+}
