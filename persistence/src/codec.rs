@@ -143,6 +143,24 @@ fn checked_key(what: &str, key: Vec<u8>) -> Result<Vec<u8>, StoreError> {
     Ok(key)
 }
 
+/// Longest key fjall stores (its keys are at most `u16::MAX` bytes).
+pub const MAX_STORED_KEY_BYTES: usize = u16::MAX as usize;
+
+/// A deletion may name a key longer than this format writes: records of an
+/// older format are deleted by the key they were stored under.
+fn checked_deletion_key(key: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    if key.is_empty() || key.len() > MAX_STORED_KEY_BYTES {
+        return Err(StoreError::Encode {
+            what: "upload deletion".to_owned(),
+            reason: format!(
+                "key of {} bytes (allowed 1..={MAX_STORED_KEY_BYTES})",
+                key.len()
+            ),
+        });
+    }
+    Ok(key)
+}
+
 /// One change as one write.
 pub fn encode_change(change: &Change) -> Result<Op, StoreError> {
     Ok(match change {
@@ -153,7 +171,7 @@ pub fn encode_change(change: &Change) -> Result<Op, StoreError> {
         },
         Change::DeleteUpload(id) => Op {
             space: Space::Uploads,
-            key: checked_key("upload deletion", upload_key(id))?,
+            key: checked_deletion_key(upload_key(id))?,
             value: None,
         },
         Change::PutEvent(event) => Op {
@@ -533,10 +551,16 @@ mod tests {
 
     #[test]
     fn bad_keys_are_refused_before_writing() {
+        // An older format's record is deleted by the (longer) key it had.
         let long = "x".repeat(MAX_KEY_BYTES + 1);
         let change = Change::DeleteUpload(UploadId::from_stored(&long));
-        // from_stored cuts to its own bound, which is below ours.
         assert!(encode_change(&change).is_ok());
+        let too_long = "x".repeat(MAX_STORED_KEY_BYTES + 1);
+        let change = Change::DeleteUpload(UploadId::from_stored(&too_long));
+        assert!(matches!(
+            encode_change(&change),
+            Err(StoreError::Encode { .. })
+        ));
         let change = Change::DeleteUpload(UploadId::from_stored(""));
         assert!(matches!(
             encode_change(&change),
