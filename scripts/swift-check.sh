@@ -16,7 +16,9 @@ root=$(pwd)
 
 chroot_dir=${BGUPLOAD_SWIFT_CHROOT:-/var/tmp/bgupload-swift-trixie}
 mirror=${BGUPLOAD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-target_dir="$root/target/swift-check"
+# A separate target dir by default (see below); CI passes its own after the
+# tests ran, so only bgupload-ffi is rebuilt.
+target_dir=${BGUPLOAD_SWIFT_TARGET_DIR:-$root/target/swift-check}
 
 die() { echo "swift-check: $*" >&2; exit 1; }
 
@@ -29,7 +31,9 @@ if [ ! -x "$chroot_dir/usr/libexec/swift/bin/swift-frontend" ]; then
         apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null
     fi
     echo "== creating a Debian trixie chroot with swiftlang in $chroot_dir"
-    debootstrap --variant=minbase trixie "$chroot_dir" "$mirror"
+    debootstrap --variant=minbase trixie "$chroot_dir" "$mirror" \
+        || { echo "debootstrap failed; trying once more"; rm -rf "$chroot_dir"; \
+             debootstrap --variant=minbase trixie "$chroot_dir" "$mirror"; }
     chroot "$chroot_dir" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         --no-install-recommends swiftlang libc6-dev libstdc++-14-dev
 fi
