@@ -1,8 +1,10 @@
-//! The Android boundary on a desktop JVM: `tests/jvm/` (the JNI class
-//! `com.bgupload.Native`, `EventListener`, and a line-driven `Harness`) is
-//! compiled with `javac` and run with `java -Xcheck:jni`, loading the ffi
-//! crate's shared library (`libbgupload_ffi.so`, built by cargo because
-//! `bgupload-ffi` is a dev-dependency of this crate). This test sends the
+//! The Android boundary on a desktop JVM: the JNI class
+//! `com.bgupload.Native` and `EventListener` (shipped with the Cordova
+//! plugin, `cordova/src/android/com/bgupload/`) and a line-driven `Harness`
+//! (`tests/jvm/`) are compiled with `javac` and run with
+//! `java -Xcheck:jni`, loading the ffi crate's shared library
+//! (`libbgupload_ffi.so`, built by cargo because `bgupload-ffi` is a
+//! dev-dependency of this crate). This test sends the
 //! harness one JNI call per line and checks the answers and the events the
 //! Java listeners print, against the embedded receiver on 127.0.0.1.
 //!
@@ -119,14 +121,16 @@ fn ffi_library() -> PathBuf {
     newest(&candidates).unwrap_or_else(|| panic!("{LIBRARY} not found next to {}", deps.display()))
 }
 
-/// Compiles `tests/jvm` into `classes`.
+/// Compiles the plugin's JNI class and `tests/jvm` into `classes`.
 fn compile_java(classes: &Path) {
-    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jvm/com/bgupload");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plugin = root.join("cordova/src/android/com/bgupload");
     let mut javac = Command::new(jdk_tool("javac"));
     javac.arg("-d").arg(classes).args(["--release", "17"]);
-    for name in ["EventListener.java", "Native.java", "Harness.java"] {
-        javac.arg(sources.join(name));
+    for name in ["EventListener.java", "Native.java"] {
+        javac.arg(plugin.join(name));
     }
+    javac.arg(root.join("tests/jvm/com/bgupload/Harness.java"));
     let output = run_bounded(javac, JAVAC_TIMEOUT, "javac");
     assert!(
         output.status.success(),

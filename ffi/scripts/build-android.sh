@@ -50,7 +50,7 @@ cargo ndk \
     -t arm64-v8a -t armeabi-v7a -t x86_64 \
     --platform "$api" \
     -o "$out" \
-    build --profile "$profile" -p bgupload-ffi
+    build --profile "$profile" -p bgupload-ffi --lib
 
 for abi in arm64-v8a armeabi-v7a x86_64; do
     [ -f "$out/$abi/libbgupload_ffi.so" ] || die "missing $out/$abi/libbgupload_ffi.so"

@@ -47,7 +47,7 @@ mkdir -p "$staging/generated" "$staging/headers" "$staging/simulator"
 for target in "${targets[@]}"; do
     # build.rs writes the generated Swift and headers into its OUT_DIR,
     # named in cargo's JSON messages; they are the same for every target.
-    out_dir=$(cargo build --profile "$profile" -p bgupload-ffi --target "$target" \
+    out_dir=$(cargo build --profile "$profile" -p bgupload-ffi --lib --target "$target" \
             --message-format=json-render-diagnostics \
         | grep '"reason":"build-script-executed"' | grep 'bgupload-ffi' \
         | grep -o '"out_dir":"[^"]*"' | sed 's/^"out_dir":"\(.*\)"$/\1/' | tail -n 1) \

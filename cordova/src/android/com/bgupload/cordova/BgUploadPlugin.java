@@ -1,0 +1,91 @@
+package com.bgupload.cordova;
+
+import org.apache.cordova.CallbackContext;
+import org.apache.cordova.CordovaPlugin;
+import org.apache.cordova.PluginResult;
+import org.json.JSONArray;
+
+/**
+ * The Cordova service "BgUpload" behind www/FileTransferManager.js. Actions
+ * (each argument a JSON text or an id, as the JS sends them):
+ *
+ * <ul>
+ *   <li>{@code initManager [configJson]}: the callback is kept and receives
+ *       every event as an object; an error ends it.
+ *   <li>{@code startUpload [payloadJson]}, {@code removeUpload [id]},
+ *       {@code acknowledgeEvent [eventId]}, {@code destroy []}: one answer,
+ *       success without a value or the error message.
+ * </ul>
+ *
+ * <p>Every action runs on the host's command thread, in the order the
+ * WebView sent them. A page reload and the end of the activity detach the
+ * callback (the new page's init attaches its own and gets every
+ * unacknowledged event again); uploads go on.
+ */
+public final class BgUploadPlugin extends CordovaPlugin {
+    private BgUploadHost host;
+
+    @Override
+    protected void pluginInitialize() {
+        host = BgUploadHost.get(cordova.getContext());
+        // Loaded at startup (onload): uploads left from an earlier run resume.
+        host.submit(host::ensureOpen);
+    }
+
+    @Override
+    public boolean execute(String action, JSONArray args, CallbackContext callbackContext) {
+        String argument = args.isNull(0) ? null : args.optString(0);
+        switch (action) {
+            case "initManager":
+                host.submit(() -> initManager(argument, callbackContext));
+                return true;
+            case "startUpload":
+                host.submit(() -> answer(callbackContext, host.startUpload(argument)));
+                return true;
+            case "removeUpload":
+                host.submit(() -> answer(callbackContext, host.removeUpload(argument)));
+                return true;
+            case "acknowledgeEvent":
+                host.submit(() -> answer(callbackContext, host.acknowledgeEvent(argument)));
+                return true;
+            case "destroy":
+                host.submit(() -> {
+                    host.detachReceiver();
+                    answer(callbackContext, null);
+                });
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private void initManager(String configJson, CallbackContext callbackContext) {
+        String error = host.attach(configJson, event -> {
+            PluginResult result = new PluginResult(PluginResult.Status.OK, event);
+            result.setKeepCallback(true);
+            callbackContext.sendPluginResult(result);
+        });
+        if (error != null) {
+            callbackContext.error(error);
+        }
+    }
+
+    private static void answer(CallbackContext callbackContext, String error) {
+        if (error == null) {
+            callbackContext.success();
+        } else {
+            callbackContext.error(error);
+        }
+    }
+
+    /** The page is reloading or navigating: its callback is gone. */
+    @Override
+    public void onReset() {
+        host.submit(host::detachReceiver);
+    }
+
+    @Override
+    public void onDestroy() {
+        host.submit(host::detachReceiver);
+    }
+}

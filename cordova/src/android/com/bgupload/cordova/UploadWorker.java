@@ -1,0 +1,115 @@
+package com.bgupload.cordova;
+
+import android.app.Notification;
+import android.app.NotificationChannel;
+import android.app.NotificationManager;
+import android.content.Context;
+import android.content.pm.ServiceInfo;
+import android.os.Build;
+import android.util.Log;
+import androidx.annotation.NonNull;
+import androidx.core.app.NotificationCompat;
+import androidx.work.Constraints;
+import androidx.work.ExistingWorkPolicy;
+import androidx.work.ForegroundInfo;
+import androidx.work.NetworkType;
+import androidx.work.OneTimeWorkRequest;
+import androidx.work.WorkManager;
+import androidx.work.Worker;
+import androidx.work.WorkerParameters;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * Keeps the app process running while uploads are pending, so that the
+ * engine (which runs the transfers itself, in this process) can finish them
+ * after the app goes to the background or its activity is closed.
+ *
+ * <p>Policy: one unique work, enqueued when an upload is accepted (or found
+ * pending at start), needing a connected network (without one the engine
+ * holds the uploads anyway). It asks to run as a foreground service of type
+ * dataSync with a notification titled by the upload's notificationTitle.
+ * Android 12+ refuses that when the app is in the background at that
+ * moment; the worker then runs as a plain worker (the system may stop it
+ * after about 10 minutes and run it again later). Android 15 limits dataSync
+ * services to 6 hours a day. When the system stops the worker, WorkManager
+ * runs it again when its constraints allow; it ends once every pending
+ * upload has its terminal event.
+ */
+public final class UploadWorker extends Worker {
+    static final String WORK_NAME = "com.bgupload.uploads";
+    private static final String CHANNEL_ID = "com.bgupload.uploads";
+    private static final String CHANNEL_NAME = "Uploads";
+    private static final int NOTIFICATION_ID = 0x62677570;
+    /** How often the worker looks whether it was stopped. */
+    private static final long WAIT_MILLIS = 1_000;
+    private static final String TAG = "bgupload";
+
+    public UploadWorker(@NonNull Context context, @NonNull WorkerParameters parameters) {
+        super(context, parameters);
+    }
+
+    /** Starts the worker, replacing one that is ending. */
+    static void enqueue(Context context) {
+        Constraints constraints = new Constraints.Builder().setRequiredNetworkType(NetworkType.CONNECTED).build();
+        OneTimeWorkRequest request =
+                new OneTimeWorkRequest.Builder(UploadWorker.class).setConstraints(constraints).build();
+        WorkManager.getInstance(context).enqueueUniqueWork(WORK_NAME, ExistingWorkPolicy.REPLACE, request);
+    }
+
+    @NonNull
+    @Override
+    public Result doWork() {
+        BgUploadHost host = BgUploadHost.get(getApplicationContext());
+        host.workerStarted();
+        String error = host.listenInBackground();
+        if (error != null) {
+            Log.w(TAG, "cannot follow the uploads: " + error);
+            host.workerStopped();
+            return Result.retry();
+        }
+        runInForeground(host.notificationTitle());
+        try {
+            int pending = -1;
+            while (!isStopped()) {
+                pending = host.awaitPending(pending, WAIT_MILLIS);
+                if (pending == 0) {
+                    return Result.success();
+                }
+            }
+        } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        host.workerStopped();
+        return Result.retry();
+    }
+
+    private void runInForeground(String title) {
+        try {
+            setForegroundAsync(foregroundInfo(title)).get();
+        } catch (ExecutionException | IllegalStateException refused) {
+            // Android 12+: no foreground service from the background.
+            Log.i(TAG, "uploads continue without a foreground service: " + refused);
+        } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private ForegroundInfo foregroundInfo(String title) {
+        Context context = getApplicationContext();
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.O) {
+            NotificationManager notifications = context.getSystemService(NotificationManager.class);
+            notifications.createNotificationChannel(
+                    new NotificationChannel(CHANNEL_ID, CHANNEL_NAME, NotificationManager.IMPORTANCE_LOW));
+        }
+        Notification notification = new NotificationCompat.Builder(context, CHANNEL_ID)
+                .setContentTitle(title)
+                .setSmallIcon(android.R.drawable.stat_sys_upload)
+                .setOngoing(true)
+                .setOnlyAlertOnce(true)
+                .build();
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) {
+            return new ForegroundInfo(NOTIFICATION_ID, notification, ServiceInfo.FOREGROUND_SERVICE_TYPE_DATA_SYNC);
+        }
+        return new ForegroundInfo(NOTIFICATION_ID, notification);
+    }
+}

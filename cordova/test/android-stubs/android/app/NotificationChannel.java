@@ -1,0 +1,8 @@
+// Compile-time stub (scripts/cordova-check.sh): the signatures the plugin's
+// Java glue and cordova-android's framework sources use, as in the Android
+// SDK / AndroidX / org.json. Never run.
+package android.app;
+
+public final class NotificationChannel {
+    public NotificationChannel(String id, CharSequence name, int importance) {}
+}

@@ -1,0 +1,6 @@
+// Compile-time stub (scripts/cordova-check.sh): the signatures the plugin's
+// Java glue and cordova-android's framework sources use, as in the Android
+// SDK / AndroidX / org.json. Never run.
+package android.content;
+
+public class Intent {}

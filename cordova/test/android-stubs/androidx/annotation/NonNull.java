@@ -1,0 +1,7 @@
+// Compile-time stub (scripts/cordova-check.sh): the signatures the plugin's
+// Java glue and cordova-android's framework sources use, as in the Android
+// SDK / AndroidX / org.json. Never run.
+package androidx.annotation;
+
+@java.lang.annotation.Retention(java.lang.annotation.RetentionPolicy.CLASS)
+public @interface NonNull {}

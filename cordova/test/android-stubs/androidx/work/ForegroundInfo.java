@@ -1,0 +1,9 @@
+// Compile-time stub (scripts/cordova-check.sh): the signatures the plugin's
+// Java glue and cordova-android's framework sources use, as in the Android
+// SDK / AndroidX / org.json. Never run.
+package androidx.work;
+
+public final class ForegroundInfo {
+    public ForegroundInfo(int notificationId, android.app.Notification notification) {}
+    public ForegroundInfo(int notificationId, android.app.Notification notification, int foregroundServiceType) {}
+}

@@ -1,0 +1,12 @@
+// Compile-time stub (scripts/cordova-check.sh): the signatures the plugin's
+// Java glue and cordova-android's framework sources use, as in the Android
+// SDK / AndroidX / org.json. Never run.
+package androidx.work;
+
+public final class OneTimeWorkRequest {
+    public static final class Builder {
+        public Builder(Class<? extends ListenableWorker> workerClass) {}
+        public Builder setConstraints(Constraints constraints) { return this; }
+        public OneTimeWorkRequest build() { return null; }
+    }
+}

@@ -1,0 +1,9 @@
+// Compile-time stub (scripts/cordova-check.sh): the signatures the plugin's
+// Java glue and cordova-android's framework sources use, as in the Android
+// SDK / AndroidX / org.json. Never run.
+package androidx.work;
+
+public abstract class Worker extends ListenableWorker {
+    public Worker(android.content.Context context, WorkerParameters workerParams) { super(context, workerParams); }
+    public abstract Result doWork();
+}

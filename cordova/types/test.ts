@@ -1,0 +1,57 @@
+// Compile-time checks of index.d.ts (`npm run check:types`: tsc --noEmit):
+// the reference plugin's README usage must type-check, misuse must not.
+
+import type { UploadEvent, UploadPayload, Uploader } from './index';
+
+const uploader: Uploader = FileTransferManager.init({ parallelUploadsLimit: 2 }, (event: UploadEvent) => {
+    if (event.state === 'UPLOADED') {
+        const status: number = event.statusCode;
+        const body: string = event.serverResponse;
+        console.log(event.id, status, body);
+    } else if (event.state === 'FAILED') {
+        if (event.id) {
+            console.log('upload ' + event.id + ' has failed: ' + event.error);
+        } else {
+            console.error('uploader caught an error: ' + event.error);
+        }
+    } else {
+        const progress: number = event.progress;
+        console.log('uploading: ' + event.id + ' progress: ' + progress + '%');
+    }
+    if (event.eventId) {
+        const acknowledged: number = event.eventId;
+        uploader.acknowledgeEvent(acknowledged, () => {}, (error) => console.error(error.error));
+    }
+});
+
+const payload: UploadPayload = {
+    id: 'c3a4b4c7-4f1e-4c69-a951-773602e269fb',
+    filePath: '/storage/emulated/0/Download/Heli.divx',
+    fileKey: 'file',
+    serverUrl: 'https://example.com/upload',
+    notificationTitle: 'Uploading images',
+    headers: { api_key: 'asdasdwere123sad' },
+    parameters: { signature: 'a_signature_hash', timestamp: 112321321 },
+    requestMethod: 'PUT'
+};
+uploader.startUpload(payload);
+uploader.removeUpload(payload.id, () => {}, (error) => console.error(error.error));
+uploader.destroy();
+window.FileTransferManager.init(undefined, () => {});
+window.FileTransferManager.init({}, () => {}).startUpload({
+    id: 'c3a4b4c7-4f1e-4c69-a951-773602e269fb',
+    filePath: 'file:///data/user/0/app/files/a%20b.jpg',
+    serverUrl: 'https://example.com/upload',
+    uploadType: 'raw'
+});
+
+// @ts-expect-error: the callback is required
+FileTransferManager.init({});
+// @ts-expect-error: serverUrl is required
+uploader.startUpload({ id: 'x', filePath: '/a' });
+// @ts-expect-error: GET is not an upload method
+uploader.startUpload({ ...payload, requestMethod: 'GET' });
+// @ts-expect-error: header values are text, numbers or booleans
+uploader.startUpload({ ...payload, headers: { nested: { a: 1 } } });
+// @ts-expect-error: only UPLOADING events have a progress
+FileTransferManager.init({}, (event) => event.state === 'UPLOADED' && event.progress);
