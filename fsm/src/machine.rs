@@ -274,7 +274,15 @@ impl Machine {
             );
             repairs.push(Change::PutEvent(event));
         }
-        if !repairs.is_empty() {
+        // A store written by an older build may hold more OS-owned transfers
+        // than its limit allows.
+        repairs.extend(machine.shed_excess_transfers());
+        // A stored event counter behind a stored event id (or missing beside
+        // events) is corrected durably, or an acknowledged id could come back.
+        let stored_counter = recovered.meta.map(|meta| meta.next_event_id);
+        if !repairs.is_empty()
+            || stored_counter != Some(machine.next_event_id) && !machine.events.is_empty()
+        {
             repairs.push(Change::PutMeta(machine.meta()));
             machine.persist(repairs);
         }
@@ -390,8 +398,11 @@ impl Machine {
         };
         self.config = config;
         self.attached = true;
-        self.persist(vec![Change::PutMeta(self.meta())]);
-        self.shed_excess_transfers();
+        // The new limit and the transfers it sends back are one batch: a
+        // kill between them would leave more in flight than the limit.
+        let mut changes = vec![Change::PutMeta(self.meta())];
+        changes.extend(self.shed_excess_transfers());
+        self.persist(changes);
         // Re-deliver every unacknowledged event, in order. Terminal events
         // already queued would come twice in a row: drop those first.
         self.gated_effects
@@ -762,10 +773,13 @@ impl Machine {
         }
     }
 
-    /// After `init` lowered the limit: the newest transfers go back to the
-    /// front of the queue (not counted as failures).
-    fn shed_excess_transfers(&mut self) {
+    /// After `init` lowered the limit (or a relaunch found more OS-owned
+    /// transfers than it allows): the newest go back to the front of the
+    /// queue (not counted as failures). Returns the changes to persist, in
+    /// the same batch as whatever made them necessary.
+    fn shed_excess_transfers(&mut self) -> Vec<Change> {
         let limit = self.config.parallel_uploads_limit as usize;
+        let mut changes = Vec::new();
         while self.in_flight.len() > limit {
             let Some((_, id)) = self.in_flight.last_key_value() else {
                 break;
@@ -779,9 +793,10 @@ impl Machine {
             }
             upload.record.in_flight = false;
             upload.phase = Phase::Ready;
-            self.persist(vec![Change::PutUpload(upload.record.clone())]);
+            changes.push(Change::PutUpload(upload.record.clone()));
             self.insert_upload(upload);
         }
+        changes
     }
 
     // ----- helpers -----

@@ -856,3 +856,68 @@ fn an_attempt_that_reported_its_end_is_not_cancelled() {
             .any(|effect| matches!(effect, Effect::Deliver(Event::Terminal(_))))
     );
 }
+
+#[test]
+fn lowering_the_limit_is_one_batch_with_the_transfers_it_sends_back() {
+    let mut options = Options::new(11);
+    options.ownership = TransferOwnership::Os;
+    let mut world = World::new(options);
+    world.init_limit(3);
+    for n in 1..=3 {
+        world.start_id(&uuid(n));
+    }
+    assert_eq!(world.transfers.len(), 3);
+    // The init's batch is handed out, then the app dies before any sync.
+    world.auto_sync = false;
+    world.init_limit(1);
+    assert_eq!(world.unsynced.len(), 1, "limit and shed transfers: one batch");
+    world.sync();
+    world.kill_and_relaunch();
+    assert_eq!(world.machine.in_flight_count(), 1);
+    world.auto_sync = true;
+    world.settle();
+}
+
+#[test]
+fn relaunch_with_more_os_owned_transfers_than_the_limit_sheds_the_newest() {
+    let mut options = Options::new(12);
+    options.ownership = TransferOwnership::Os;
+    let mut world = World::new(options);
+    world.init_limit(3);
+    for n in 1..=3 {
+        world.start_id(&uuid(n));
+    }
+    // A store written by an older build: limit 1 with 3 transfers in flight.
+    if let Some(meta) = world.disk.meta.as_mut() {
+        meta.config.parallel_uploads_limit = 1;
+    }
+    world.kill_and_relaunch();
+    assert_eq!(world.machine.in_flight_count(), 1, "no panic, excess shed");
+    world.settle();
+}
+
+#[test]
+fn a_stored_event_counter_behind_its_events_is_repaired_durably() {
+    let mut world = world();
+    world.start_id(&uuid(1));
+    world.respond(&id(1), 201, "");
+    let event_id = world.terminal_events()[0].event_id;
+    // Damage: the counter goes back to the event's own id.
+    if let Some(meta) = world.disk.meta.as_mut() {
+        meta.next_event_id = event_id.0;
+    }
+    world.kill_and_relaunch();
+    assert_eq!(
+        world.disk.meta.map(|meta| meta.next_event_id),
+        Some(event_id.0 + 1),
+        "the corrected counter is on disk"
+    );
+    world.init_limit(1);
+    world.acknowledge(event_id);
+    world.kill_and_relaunch();
+    world.init_limit(1);
+    world.start_id(&uuid(2));
+    world.respond(&id(2), 201, "");
+    let last = world.terminal_events().last().expect("event").event_id;
+    assert!(last > event_id, "an acknowledged id is never reused");
+}
