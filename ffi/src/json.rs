@@ -496,6 +496,26 @@ fn echo(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_in_parameters_keep_their_value() {
+        let payload = upload_payload(Some(
+            r#"{"id":"c3a4b4c7-4f1e-4c69-a951-773602e269fb","serverUrl":"http://h/","filePath":"/f",
+               "parameters":{"big":1.2501374790173708e+243,"n":112321321,"x":0.1}}"#,
+        ))
+        .unwrap();
+        let value = |name: &str| {
+            payload
+                .parameters
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+                .unwrap()
+        };
+        assert_eq!(value("big").parse::<f64>().unwrap(), 1.2501374790173708e243);
+        assert_eq!(value("n"), "112321321");
+        assert_eq!(value("x"), "0.1");
+    }
     use bgupload_fsm::DEFAULT_PARALLEL_UPLOADS_LIMIT;
 
     const ID: &str = "c3a4b4c7-4f1e-4c69-a951-773602e269fb";

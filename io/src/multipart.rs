@@ -16,7 +16,9 @@
 //! the file-length checks.
 //!
 //! Names and file names inside `Content-Disposition` are escaped the way
-//! browsers do (WHATWG): `"` becomes `%22`, CR `%0D`, LF `%0A`. Nothing else is
+//! browsers do (WHATWG): `"` becomes `%22`, CR `%0D`, LF `%0A`; so does every
+//! other ASCII control character (`%XX`, upper-case hex), which browsers
+//! never send and which would make the part header invalid. Nothing else is
 //! changed, and the receiver sees the escaped form. Parameter values are part
 //! bodies and are sent byte for byte (line breaks are not normalised).
 
@@ -320,14 +322,17 @@ fn guess_content_type(path: &Path) -> String {
         .to_owned()
 }
 
-/// Escapes a `Content-Disposition` name or file name as browsers do.
+/// Escapes a `Content-Disposition` name or file name as browsers do, and
+/// every other control character the same way (`%XX`): a raw one would make
+/// the part header invalid and parsers refuse the whole body.
 fn escape_disposition_value(value: &str) -> String {
     let mut escaped = String::with_capacity(value.len());
     for character in value.chars() {
         match character {
             '"' => escaped.push_str("%22"),
-            '\r' => escaped.push_str("%0D"),
-            '\n' => escaped.push_str("%0A"),
+            control if control.is_ascii_control() => {
+                escaped.push_str(&format!("%{:02X}", u32::from(control)));
+            }
             other => escaped.push(other),
         }
     }
@@ -769,21 +774,25 @@ mod tests {
         let spec = BodySpec {
             file_path: path,
             file_key: "key\"with\r\nbreaks".to_owned(),
-            parameters: vec![("na\"me\r\n".to_owned(), hostile_value.to_owned())],
+            parameters: vec![
+                ("na\"me\r\n".to_owned(), hostile_value.to_owned()),
+                ("tab\tbell\u{7}del\u{7f}".to_owned(), "v".to_owned()),
+            ],
             format: BodyFormat::Multipart,
         };
         let body = Body::open_with_boundary_seed(&spec, TEST_SEED).unwrap();
         let produced = collect_stream(body.clone()).await.unwrap();
         let parts = parse_multipart(produced, body.content_type()).await;
-        assert_eq!(parts.len(), 2);
+        assert_eq!(parts.len(), 3);
         assert_eq!(parts[0].name.as_deref(), Some("na%22me%0D%0A"));
         assert_eq!(parts[0].data, hostile_value.as_bytes());
-        assert_eq!(parts[1].name.as_deref(), Some("key%22with%0D%0Abreaks"));
+        assert_eq!(parts[1].name.as_deref(), Some("tab%09bell%07del%7F"));
+        assert_eq!(parts[2].name.as_deref(), Some("key%22with%0D%0Abreaks"));
         assert_eq!(
-            parts[1].file_name.as_deref(),
+            parts[2].file_name.as_deref(),
             Some("we%22ird%0D%0Aname.txt")
         );
-        assert_eq!(parts[1].data, b"hello");
+        assert_eq!(parts[2].data, b"hello");
     }
 
     #[test]
