@@ -870,7 +870,11 @@ fn lowering_the_limit_is_one_batch_with_the_transfers_it_sends_back() {
     // The init's batch is handed out, then the app dies before any sync.
     world.auto_sync = false;
     world.init_limit(1);
-    assert_eq!(world.unsynced.len(), 1, "limit and shed transfers: one batch");
+    assert_eq!(
+        world.unsynced.len(),
+        1,
+        "limit and shed transfers: one batch"
+    );
     world.sync();
     world.kill_and_relaunch();
     assert_eq!(world.machine.in_flight_count(), 1);
