@@ -20,17 +20,12 @@ use bgupload_persistence::codec::{
     self, FORMAT_KEY, LegacyUploadV0, META_KEY, STORE_FORMAT, encode_change, encode_format,
 };
 
-/// Inputs that found a bug (see `recover_hits_known_bug` and
-/// `ids_hit_known_bug` in [`crate::fsm_sequences`]), saved under
+/// Inputs that found a bug still open (see `ids_hit_known_bug`,
+/// `attempts_hit_known_bug` and `record_hits_known_bug`), saved under
 /// `artifacts-found/<target>/<name>`: (target, name, bytes). They fail
 /// their target's checks until the bug is fixed, with
 /// `BGUPLOAD_FUZZ_NO_GUARDS=1`.
 pub fn found() -> Vec<(&'static str, &'static str, Vec<u8>)> {
-    let lower_limit_then_kill = fsm_seeds()
-        .into_iter()
-        .find(|(name, _)| *name == "lower-limit-then-kill")
-        .map(|(_, scenario)| scenario)
-        .expect("the seed exists");
     let exhausted = TerminalEvent {
         event_id: EventId(u64::MAX),
         upload_id: UploadId::parse(ID).expect("a UUID"),
@@ -48,7 +43,6 @@ pub fn found() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let mut long_record = upload_record();
     long_record.request.id = UploadId::from_stored(&long_id);
     let long_value = codec::encode_value("upload", &long_record).expect("a record encodes");
-    let inexact: f64 = "1.2501374790173708e+243".parse().expect("a float");
     let saturated = Scenario {
         stored: Some(StoredState {
             uploads: vec![StoredUpload {
@@ -74,62 +68,11 @@ pub fn found() -> Vec<(&'static str, &'static str, Vec<u8>)> {
             },
         ])
     };
-    let stale_counter = Scenario {
-        stored: Some(StoredState {
-            uploads: Vec::new(),
-            events: vec![StoredEvent {
-                event_id: 5,
-                upload: 5,
-                outcome: OutcomeInput::Uploaded {
-                    status: 201,
-                    response: text(""),
-                    truncated: false,
-                },
-            }],
-            legacy: Vec::new(),
-            meta: Some(StoredMeta {
-                next_event_id: 5,
-                config: ConfigInput::Sensible {
-                    limit: 1,
-                    max_attempts: 1,
-                    progress_interval: 0,
-                },
-            }),
-        }),
-        ..scenario(vec![
-            Step::Acknowledge {
-                pick: 0,
-                which: AckInput::Delivered,
-            },
-            Step::Kill {
-                clock_back_millis: 0,
-            },
-            start(0),
-        ])
-    };
     vec![
-        (
-            "fsm_sequences",
-            "event-counter-repaired-in-memory-only",
-            stale_counter.to_seed(),
-        ),
         (
             "fsm_sequences",
             "attempt-number-saturates",
             saturated.to_seed(),
-        ),
-        (
-            "ffi_json",
-            "number-parameter-loses-digits",
-            FfiJsonCase::Object {
-                fields: vec![(
-                    known("parameters"),
-                    JsonInput::Object {
-                        fields: vec![(text("z"), JsonInput::Float { value: inexact })],
-                    },
-                )],
-            }
-            .to_seed(),
         ),
         (
             "record_decode",
@@ -140,11 +83,6 @@ pub fn found() -> Vec<(&'static str, &'static str, Vec<u8>)> {
                 records: vec![record(0, long_id.as_bytes(), long_value)],
             }
             .to_seed(),
-        ),
-        (
-            "fsm_sequences",
-            "recover-panics-in-flight-over-limit",
-            lower_limit_then_kill.to_seed(),
         ),
         (
             "record_decode",
@@ -261,6 +199,23 @@ fn ffi_json_seeds() -> Vec<(&'static str, FfiJsonCase)> {
         ),
         ("file-url", json_text("file://localhost/a%zz")),
         ("largest-event-id", FfiJsonCase::EventId { id: u64::MAX }),
+        (
+            // Found by fuzzing (F6, fixed in 1edb564).
+            "number-parameter-keeps-digits",
+            FfiJsonCase::Object {
+                fields: vec![(
+                    known("parameters"),
+                    JsonInput::Object {
+                        fields: vec![(
+                            text("z"),
+                            JsonInput::Float {
+                                value: "1.2501374790173708e+243".parse().expect("a float"),
+                            },
+                        )],
+                    },
+                )],
+            },
+        ),
     ]
 }
 
@@ -571,6 +526,44 @@ fn fsm_seeds() -> Vec<(&'static str, Scenario)> {
                     Step::Kill {
                         clock_back_millis: 0,
                     },
+                ])
+            },
+        ),
+        (
+            // Found by fuzzing (F10, fixed in 28442b3): a stored counter
+            // behind its events must be repaired durably.
+            "event-counter-behind-events",
+            Scenario {
+                stored: Some(StoredState {
+                    uploads: Vec::new(),
+                    events: vec![StoredEvent {
+                        event_id: 5,
+                        upload: 5,
+                        outcome: OutcomeInput::Uploaded {
+                            status: 201,
+                            response: text(""),
+                            truncated: false,
+                        },
+                    }],
+                    legacy: Vec::new(),
+                    meta: Some(StoredMeta {
+                        next_event_id: 5,
+                        config: ConfigInput::Sensible {
+                            limit: 1,
+                            max_attempts: 1,
+                            progress_interval: 0,
+                        },
+                    }),
+                }),
+                ..scenario(vec![
+                    Step::Acknowledge {
+                        pick: 0,
+                        which: AckInput::Delivered,
+                    },
+                    Step::Kill {
+                        clock_back_millis: 0,
+                    },
+                    start(0),
                 ])
             },
         ),

@@ -225,39 +225,6 @@ fuzz_enum! {
     }
 }
 
-/// Known bug F1 (reported, not fixed here): `Machine::recover` with
-/// OS-owned transfers puts every stored in-flight record into
-/// reconciliation whatever the stored `parallelUploadsLimit`, and its
-/// invariant check then panics ("in flight N > parallelUploadsLimit M").
-/// A store reaches that state when a kill lands after an `init` that
-/// lowered the limit made its configuration durable but before the batch
-/// that takes the excess transfers back did (or when the stored
-/// configuration is invalid and the default applies). Saved input:
-/// `artifacts-found/fsm_sequences/recover-panics-in-flight-over-limit`.
-///
-/// While it stands, a case stops (as passed) before such a recovery, so
-/// the fuzzer can look further; set `BGUPLOAD_FUZZ_NO_GUARDS=1` to see the
-/// panic.
-pub fn recover_hits_known_bug(options: &Options, stored: &Recovered) -> bool {
-    if guards_off() || options.ownership != TransferOwnership::Os {
-        return false;
-    }
-    let limit = stored
-        .meta
-        .and_then(|meta| bgupload_fsm::validate::config(meta.config).ok())
-        .unwrap_or_default()
-        .parallel_uploads_limit as usize;
-    let ended: BTreeSet<&UploadId> = stored.events.iter().map(|event| &event.upload_id).collect();
-    let mut reconciling = BTreeSet::new();
-    for record in &stored.uploads {
-        if record.in_flight && record.last_attempt.is_some() && !ended.contains(&record.request.id)
-        {
-            reconciling.insert(&record.request.id);
-        }
-    }
-    reconciling.len() > limit
-}
-
 /// Known bug F2 (reported, not fixed here): event ids are not guarded
 /// against exhaustion. A stored event id of `u64::MAX` (or a stored
 /// `next_event_id` near it) makes the recovered machine's next id
@@ -304,27 +271,6 @@ pub fn attempts_hit_known_bug(recovered: &Recovered) -> bool {
         })
 }
 
-/// Known bug F10 (reported, not fixed here): `Machine::recover` repairs a
-/// stored event counter that is behind the stored events (`next_event_id`
-/// at or below an event's id, or no metadata at all) in memory only. Once
-/// that event is acknowledged (its record deleted) and the app is killed,
-/// the next launch reads the old counter again and hands the acknowledged
-/// event's id to a new event: an id reused after its acknowledgement
-/// (`World`: "invariant 2: event … delivered after its acknowledgement").
-/// Every batch this engine writes keeps the counter ahead, so only a
-/// damaged store gets there. Saved input:
-/// `artifacts-found/fsm_sequences/event-counter-repaired-in-memory-only`.
-///
-/// While it stands, such stored states are not played.
-pub fn counter_hits_known_bug(recovered: &Recovered) -> bool {
-    let next = recovered.meta.map_or(1, |meta| meta.next_event_id.max(1));
-    !guards_off()
-        && recovered
-            .events
-            .iter()
-            .any(|event| event.event_id.0 >= next)
-}
-
 /// Whether `BGUPLOAD_FUZZ_NO_GUARDS` turns the known-bug guards off.
 pub fn guards_off() -> bool {
     static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -342,7 +288,8 @@ pub fn run(scenario: &Scenario) {
 }
 
 /// Plays one scenario to its end; returns what the app saw and the disk
-/// (`None`: stopped before a known bug, see [`recover_hits_known_bug`]).
+/// (`None`: stopped before a known bug, see [`ids_hit_known_bug`] and
+/// [`attempts_hit_known_bug`]).
 pub fn play(scenario: &Scenario) -> Option<(Vec<Event>, Disk)> {
     let options = options_of(scenario);
     let mut world = World::new(options);
@@ -351,11 +298,6 @@ pub fn play(scenario: &Scenario) -> Option<(Vec<Event>, Disk)> {
         load_stored(&mut world, &mut checker, stored)?;
     }
     for step in scenario.steps.iter().take(MAX_STEPS) {
-        if matches!(step, Step::Kill { .. })
-            && recover_hits_known_bug(&world.options, &world.disk.recovered())
-        {
-            return None;
-        }
         apply(&mut world, &mut checker, step);
         checker.check_new_events(&world);
         world.check_durability();
@@ -648,11 +590,7 @@ fn load_stored(world: &mut World, checker: &mut Checker, stored: &StoredState) -
             .map(|id| LegacyUpload { id: id.clone() })
             .collect(),
     };
-    if recover_hits_known_bug(&world.options, &recovered)
-        || ids_hit_known_bug(&recovered)
-        || attempts_hit_known_bug(&recovered)
-        || counter_hits_known_bug(&recovered)
-    {
+    if ids_hit_known_bug(&recovered) || attempts_hit_known_bug(&recovered) {
         return None;
     }
     world.machine = Machine::recover(world.options, recovered, world.now);
