@@ -1189,9 +1189,8 @@ async fn server_rows() {
             Box::new(|_| {
                 gave_up_exactly(
                     ERROR_CODE_CONNECTION_LOST,
-                    "error decoding response body: request or response body error: \
-                     error reading a body from connection: end of file before message \
-                     length reached",
+                    "error decoding response body: error reading a body from connection: \
+                     end of file before message length reached",
                 )
             }),
             2,
@@ -1338,20 +1337,15 @@ async fn trickled_body_is_a_known_hang(harness: &mut Harness, file: &Path) {
     harness.check_nothing_lost(row).await;
 }
 
-/// Known bug F7 (reported): `HttpConfig::read_timeout` is documented as the
-/// longest silence while sending or receiving, but reqwest's `read_timeout`
-/// bounds the whole time from sending the request to the answer's head:
-/// an upload whose body takes longer than the read timeout to send fails
-/// with -1001 although its bytes keep moving (with the default 60 s, every
-/// upload that needs more than a minute). The row asserts today's
-/// behaviour: 8 MiB to a receiver reading 2 MiB/s under a 1 s read
-/// timeout, progress seen, then FAILED -1001 after every attempt.
-/// Intended: UPLOADED 201.
+/// F7 (fixed): `HttpConfig::read_timeout` is the longest silence while
+/// sending or receiving, not a bound on the whole send: 24 MiB to a
+/// receiver reading 8 MiB/s under a 1 s read timeout takes ~3 s and is
+/// UPLOADED (the rate keeps the kernel buffers' drain well under 1 s).
 async fn long_send_is_a_known_timeout(harness: &mut Harness) {
-    let row = "known bug F7: upload longer than the read timeout";
+    let row = "upload longer than the read timeout (F7)";
     let received_dir = tempfile::tempdir().unwrap();
-    let slow = receiver(received_dir.path(), Some(2 * MIB as u64)).await;
-    let file = harness.file("eight.bin", &vec![5_u8; 8 * MIB]);
+    let slow = receiver(received_dir.path(), Some(8 * MIB as u64)).await;
+    let file = harness.file("twenty-four.bin", &vec![5_u8; 24 * MIB]);
     let id = new_id();
     let url = slow.url();
     harness
@@ -1361,15 +1355,17 @@ async fn long_send_is_a_known_timeout(harness: &mut Harness) {
         .unwrap();
     harness.first_progress_of(&id).await;
     let terminal = harness.terminal_of(&id).await;
-    check_terminal(
-        row,
-        &terminal,
-        &gave_up_exactly(
-            ERROR_CODE_TIMED_OUT,
-            format!("error sending request for url ({url}): operation timed out"),
+    assert!(
+        matches!(
+            terminal.outcome,
+            bgupload_fsm::Outcome::Uploaded {
+                status_code: 201,
+                ..
+            }
         ),
+        "{row}: {terminal:?}"
     );
-    assert!(slow.received().is_empty(), "{row}");
+    assert_eq!(slow.received().len(), 1, "{row}");
     harness.acknowledge(&terminal).await;
     harness.check_nothing_lost(row).await;
     slow.shutdown().await;

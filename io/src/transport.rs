@@ -127,7 +127,6 @@ impl HttpTransport {
     pub fn new(config: HttpConfig) -> Result<HttpTransport, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
-            .read_timeout(config.read_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(config.user_agent.clone())
             .build()?;
@@ -226,11 +225,14 @@ async fn send(
     // error so it is reported as such, not as a network failure.
     let sent = Arc::new(AtomicU64::new(0));
     let body_error: Arc<std::sync::Mutex<Option<BodyError>>> = Arc::default();
+    let activity = Activity::new();
     let stream = {
         let sent = sent.clone();
         let body_error = body_error.clone();
+        let activity = activity.clone();
         body.into_stream().map(move |chunk| match chunk {
             Ok(bytes) => {
+                activity.touch();
                 let now =
                     sent.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
                 progress.progress(now, total);
@@ -245,29 +247,78 @@ async fn send(
             }
         })
     };
-    let result = builder
-        .body(reqwest::Body::wrap_stream(stream))
-        .send()
-        .await;
-    let taken_body_error = || body_error.lock().ok().and_then(|mut slot| slot.take());
-    let response = match result {
-        Ok(response) => response,
-        Err(error) => {
-            if let Some(body_error) = taken_body_error() {
-                return body_failure(&body_error);
+    let url = request.server_url.clone();
+    let exchange = async {
+        let result = builder
+            .body(reqwest::Body::wrap_stream(stream))
+            .send()
+            .await;
+        let taken_body_error = || body_error.lock().ok().and_then(|mut slot| slot.take());
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                if let Some(body_error) = taken_body_error() {
+                    return body_failure(&body_error);
+                }
+                return request_failure(&error);
             }
-            return request_failure(&error);
+        };
+        activity.touch();
+        let status = response.status().as_u16();
+        let (body, truncated) =
+            match read_limited(response, config.max_response_bytes, &activity).await {
+                Ok(read) => read,
+                Err(error) => return request_failure(&error),
+            };
+        TransferReport::Response {
+            status,
+            body,
+            truncated,
         }
     };
-    let status = response.status().as_u16();
-    let (body, truncated) = match read_limited(response, config.max_response_bytes).await {
-        Ok(read) => read,
-        Err(error) => return request_failure(&error),
-    };
-    TransferReport::Response {
-        status,
-        body,
-        truncated,
+    // `read_timeout` is the longest silence, sending or receiving: reqwest's
+    // own read timeout would bound the whole send of a large file.
+    tokio::select! {
+        biased;
+        report = exchange => report,
+        () = activity.silence(config.read_timeout) => failure(
+            format!("error sending request for url ({url}): operation timed out"),
+            ERROR_CODE_TIMED_OUT,
+            true,
+        ),
+    }
+}
+
+/// When bytes last moved in either direction, for the idle timeout.
+#[derive(Clone, Debug)]
+struct Activity {
+    origin: tokio::time::Instant,
+    last_millis: Arc<AtomicU64>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            origin: tokio::time::Instant::now(),
+            last_millis: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn touch(&self) {
+        let millis = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_millis.fetch_max(millis, Ordering::Relaxed);
+    }
+
+    /// Completes once nothing moved for `limit`.
+    async fn silence(&self, limit: Duration) {
+        loop {
+            let last = Duration::from_millis(self.last_millis.load(Ordering::Relaxed));
+            let deadline = self.origin + last + limit;
+            if tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
     }
 }
 
@@ -275,10 +326,12 @@ async fn send(
 async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
+    activity: &Activity,
 ) -> Result<(Vec<u8>, bool), reqwest::Error> {
     let mut kept = Vec::new();
     let mut truncated = false;
     while let Some(chunk) = response.chunk().await? {
+        activity.touch();
         let room = limit.saturating_sub(kept.len());
         if chunk.len() > room {
             kept.extend_from_slice(&chunk[..room]);
