@@ -9,7 +9,8 @@
 //!   reserved headers, JSON fields of the wrong type from a host, an
 //!   unreadable file, files that change size while being sent);
 //! - [`server_table`]: servers that answer too much, answer garbage or
-//!   invalid UTF-8, trickle, never answer, or hang up mid-body.
+//!   invalid UTF-8, trickle, never answer, or hang up mid-body, and
+//!   uploads longer than the read timeout (fine) or the attempt limit.
 //!
 //! Each harness accepts a sentinel upload before the first row and leaves
 //! its UPLOADED event unacknowledged. After every row: a new `init` must
@@ -17,13 +18,12 @@
 //! accepted was lost, nothing left over — and at the end the store, opened
 //! again, holds exactly that event and no upload.
 //!
-//! Rows marked `known bug` assert today's behaviour of a bug reported by
-//! the fuzzing work (see `fuzz/README.md` and the report); they fail once
-//! the bug is fixed, to be turned into the intended expectation.
+//! Two transport bugs were found by this table (F7, F8 in
+//! `fuzz/README.md`); their rows now assert the fixed behaviour.
 //!
-//! Every wait is bounded; no assertion depends on how fast anything runs
-//! (the one known hang is asserted as "no outcome within four read
-//! timeouts", which a slower machine only makes easier to meet).
+//! Every wait is bounded; timeouts in the engine's configuration are the
+//! subject of some rows, but no assertion depends on how fast the machine
+//! runs beyond them.
 
 use bgupload::fsm::{
     BodyFormat, Config, Event, Outcome, ProgressThrottle, Rejection, RetryPolicy, TerminalEvent,
@@ -79,6 +79,8 @@ fn short_timeouts() -> HttpConfig {
     HttpConfig {
         connect_timeout: Duration::from_secs(1),
         read_timeout: Duration::from_secs(1),
+        response_timeout: Duration::from_secs(2),
+        attempt_timeout: Duration::from_secs(20),
         ..HttpConfig::default()
     }
 }
@@ -1168,6 +1170,20 @@ async fn server_rows() {
             2,
         ),
         (
+            // F8 (fixed): every byte resets the idle clock, the answer's
+            // deadline does not.
+            "server that trickles its body: answer deadline, retried",
+            Misbehaviour::TrickleBody,
+            small,
+            Box::new(|url| {
+                gave_up_exactly(
+                    ERROR_CODE_TIMED_OUT,
+                    format!("error reading the answer from {url}: not complete within 2 s"),
+                )
+            }),
+            2,
+        ),
+        (
             // Reset or broken pipe, depending on when the RST lands.
             "server that hangs up mid request body: retried",
             Misbehaviour::ClosesMidRequestBody,
@@ -1289,59 +1305,18 @@ async fn server_rows() {
     .await;
     harness.check_nothing_lost(row).await;
 
-    trickled_body_is_a_known_hang(&mut harness, small).await;
-    long_send_is_a_known_timeout(&mut harness).await;
+    long_send_is_no_timeout(&mut harness).await;
+    attempt_longer_than_its_limit().await;
 
     harness.stop_and_check_store().await;
     good.shutdown().await;
-}
-
-/// Known bug F8 (reported): the read timeout resets on every byte of the
-/// answer's body and no deadline bounds an attempt, so a server that
-/// trickles its body (one byte per 200 ms here, under a 1 s read timeout)
-/// holds the attempt for hours (a 64 KiB answer at 5 bytes/s). The row
-/// asserts today's behaviour: no outcome while four read timeouts pass,
-/// one connection; then `removeUpload` ends it (FAILED -999). Intended:
-/// the attempt fails by a deadline and is retried.
-async fn trickled_body_is_a_known_hang(harness: &mut Harness, file: &Path) {
-    let row = "known bug F8: server that trickles its body";
-    let server = BadServer::start(Misbehaviour::TrickleBody).await;
-    let id = new_id();
-    harness
-        .engine
-        .start_upload(payload(&id, file, &server.url))
-        .await
-        .unwrap();
-    let quiet = tokio::time::timeout(Duration::from_secs(4), async {
-        loop {
-            match harness.events.recv().await {
-                Some(Event::Progress { .. }) => {}
-                other => return other,
-            }
-        }
-    })
-    .await;
-    assert!(quiet.is_err(), "{row}: an outcome came: {quiet:?}");
-    assert_eq!(server.connections(), 1, "{row}: attempts");
-    harness.engine.remove_upload(&id).await.unwrap();
-    let terminal = harness.terminal_of(&id).await;
-    check_terminal(
-        row,
-        &terminal,
-        &Expect::Failed {
-            code: -999,
-            error: ErrorText::Exactly("Upload cancelled".to_owned()),
-        },
-    );
-    harness.acknowledge(&terminal).await;
-    harness.check_nothing_lost(row).await;
 }
 
 /// F7 (fixed): `HttpConfig::read_timeout` is the longest silence while
 /// sending or receiving, not a bound on the whole send: 24 MiB to a
 /// receiver reading 8 MiB/s under a 1 s read timeout takes ~3 s and is
 /// UPLOADED (the rate keeps the kernel buffers' drain well under 1 s).
-async fn long_send_is_a_known_timeout(harness: &mut Harness) {
+async fn long_send_is_no_timeout(harness: &mut Harness) {
     let row = "upload longer than the read timeout (F7)";
     let received_dir = tempfile::tempdir().unwrap();
     let slow = receiver(received_dir.path(), Some(8 * MIB as u64)).await;
@@ -1368,5 +1343,40 @@ async fn long_send_is_a_known_timeout(harness: &mut Harness) {
     assert_eq!(slow.received().len(), 1, "{row}");
     harness.acknowledge(&terminal).await;
     harness.check_nothing_lost(row).await;
+    slow.shutdown().await;
+}
+
+/// `HttpConfig::attempt_timeout` bounds an attempt that keeps moving: the
+/// same 24 MiB at 8 MiB/s (~3 s, never idle for 1 s) under a 1.5 s limit
+/// fails every attempt with -1001 and ends FAILED after the retries.
+async fn attempt_longer_than_its_limit() {
+    let row = "upload longer than the attempt limit";
+    let received_dir = tempfile::tempdir().unwrap();
+    let slow = receiver(received_dir.path(), Some(8 * MIB as u64)).await;
+    let mut harness = Harness::start(
+        HttpConfig {
+            attempt_timeout: Duration::from_millis(1500),
+            ..short_timeouts()
+        },
+        &slow.url(),
+    )
+    .await;
+    let file = harness.file("twenty-four.bin", &vec![6_u8; 24 * MIB]);
+    let id = new_id();
+    let url = slow.url();
+    run_row(
+        &mut harness,
+        row,
+        payload(&id, &file, &url),
+        &gave_up_exactly(
+            ERROR_CODE_TIMED_OUT,
+            format!("upload to {url} not complete within 1.5 s"),
+        ),
+    )
+    .await;
+    // The sentinel only: a cut attempt leaves nothing behind.
+    assert_eq!(slow.received().len(), 1, "{row}: the receiver kept a part");
+    harness.check_nothing_lost(row).await;
+    harness.stop_and_check_store().await;
     slow.shutdown().await;
 }

@@ -97,6 +97,13 @@ pub struct HttpConfig {
     pub connect_timeout: Duration,
     /// Longest silence while sending or receiving.
     pub read_timeout: Duration,
+    /// Longest time from the answer's head to the end of the kept answer:
+    /// a server that trickles its body cannot hold an attempt (F8).
+    pub response_timeout: Duration,
+    /// Longest time one attempt may take, sending included (like
+    /// `NSURLSessionConfiguration.timeoutIntervalForResource`, whose
+    /// default it takes: 7 days). A slow link may take long; not forever.
+    pub attempt_timeout: Duration,
     /// Bytes of the answer kept for `serverResponse`.
     pub max_response_bytes: usize,
     pub user_agent: String,
@@ -107,6 +114,8 @@ impl Default for HttpConfig {
         HttpConfig {
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(60),
+            response_timeout: Duration::from_secs(60),
+            attempt_timeout: Duration::from_secs(7 * 24 * 60 * 60),
             max_response_bytes: bgupload_fsm::Limits::default().max_response_bytes,
             user_agent: format!("bgupload/{}", env!("CARGO_PKG_VERSION")),
         }
@@ -265,11 +274,24 @@ async fn send(
         };
         activity.touch();
         let status = response.status().as_u16();
-        let (body, truncated) =
-            match read_limited(response, config.max_response_bytes, &activity).await {
-                Ok(read) => read,
-                Err(error) => return request_failure(&error),
-            };
+        let read = tokio::time::timeout(
+            config.response_timeout,
+            read_limited(response, config.max_response_bytes, &activity),
+        );
+        let (body, truncated) = match read.await {
+            Ok(Ok(read)) => read,
+            Ok(Err(error)) => return request_failure(&error),
+            Err(_elapsed) => {
+                return failure(
+                    format!(
+                        "error reading the answer from {url}: not complete within {}",
+                        seconds(config.response_timeout)
+                    ),
+                    ERROR_CODE_TIMED_OUT,
+                    true,
+                );
+            }
+        };
         TransferReport::Response {
             status,
             body,
@@ -278,6 +300,7 @@ async fn send(
     };
     // `read_timeout` is the longest silence, sending or receiving: reqwest's
     // own read timeout would bound the whole send of a large file.
+    // `attempt_timeout` bounds everything.
     tokio::select! {
         biased;
         report = exchange => report,
@@ -286,7 +309,20 @@ async fn send(
             ERROR_CODE_TIMED_OUT,
             true,
         ),
+        () = tokio::time::sleep(config.attempt_timeout) => failure(
+            format!(
+                "upload to {url} not complete within {}",
+                seconds(config.attempt_timeout)
+            ),
+            ERROR_CODE_TIMED_OUT,
+            true,
+        ),
     }
+}
+
+/// A timeout as people read it: `1.5 s`, `60 s`.
+fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
 }
 
 /// When bytes last moved in either direction, for the idle timeout.
