@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 pub const ERROR_CODE_CANCELLED: i32 = -999;
 /// `errorCode` of an upload left in flight by an older storage format.
 pub const ERROR_CODE_LEGACY: i32 = 500;
+/// `errorCode` of an upload whose attempt numbers ran out
+/// ([`crate::Attempt::MAX`]): four billion attempts, or a damaged store.
+pub const ERROR_CODE_ATTEMPTS_EXHAUSTED: i32 = -1;
+/// `error` of an upload whose attempt numbers ran out.
+pub const MSG_ATTEMPTS_EXHAUSTED: &str = "Upload gave up: no attempt number is left";
 /// `error` of a cancelled upload; contains "cancel" as the reference's does.
 pub const MSG_CANCELLED: &str = "Upload cancelled";
 /// `error` of an upload migrated from an older storage format.

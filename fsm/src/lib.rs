@@ -100,11 +100,11 @@ mod types;
 pub mod validate;
 
 pub use event::{
-    ERROR_CODE_CANCELLED, ERROR_CODE_LEGACY, Event, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection,
-    TerminalEvent,
+    ERROR_CODE_ATTEMPTS_EXHAUSTED, ERROR_CODE_CANCELLED, ERROR_CODE_LEGACY, Event,
+    MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection, TerminalEvent,
 };
 pub use machine::{Effect, Input, Machine, TransferFailure, TransferReport};
-pub use record::{Batch, Change, LegacyUpload, Meta, Recovered, UploadRecord};
+pub use record::{Batch, Change, LegacyUpload, Meta, Recovered, UploadRecord, check_event};
 pub use rng::SplitMix64;
 pub use types::{
     Attempt, BatchId, BodyFormat, CommandId, Config, DEFAULT_PARALLEL_UPLOADS_LIMIT, EventId,

@@ -3,8 +3,8 @@
 //! [`Machine::poll_timeout`].
 
 use crate::event::{
-    ERROR_CODE_CANCELLED, ERROR_CODE_LEGACY, Event, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection,
-    TerminalEvent,
+    ERROR_CODE_ATTEMPTS_EXHAUSTED, ERROR_CODE_CANCELLED, ERROR_CODE_LEGACY, Event,
+    MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection, TerminalEvent,
 };
 use crate::record::{Batch, Change, Meta, Recovered, UploadRecord};
 use crate::rng::SplitMix64;
@@ -194,7 +194,13 @@ impl Machine {
     /// uploads are re-queued (engine-owned transfers) or reconciled
     /// (OS-owned). Legacy in-flight uploads become FAILED 500. Inconsistent
     /// stored data is repaired durably rather than trusted or panicked on.
+    ///
+    /// Requires [`Recovered::check`]: records the machine cannot have
+    /// written (ids out of range) are the store's to refuse as damaged.
     pub fn recover(options: Options, recovered: Recovered, now: Time) -> Machine {
+        if let Err(reason) = recovered.check() {
+            panic!("Machine::recover needs a checked store state: {reason}");
+        }
         let config = recovered
             .meta
             .and_then(|meta| validate::config(meta.config).ok())
@@ -213,7 +219,7 @@ impl Machine {
             next_sequence: 0,
             events: BTreeMap::new(),
             event_of_upload: BTreeMap::new(),
-            next_event_id: recovered.meta.map_or(1, |meta| meta.next_event_id.max(1)),
+            next_event_id: recovered.next_event_id(),
             next_batch: 1,
             durable_through: BatchId(0),
             ready_effects: VecDeque::new(),
@@ -221,9 +227,6 @@ impl Machine {
         };
         let mut repairs = Vec::new();
         for event in recovered.events {
-            machine.next_event_id = machine
-                .next_event_id
-                .max(event.event_id.0.saturating_add(1));
             // This machine never writes two events for one upload; if a store
             // holds two, both stay deliverable and the first is indexed.
             machine
@@ -378,6 +381,11 @@ impl Machine {
         self.events.values()
     }
 
+    /// Event ids not handed out yet; every live upload holds a claim on one.
+    pub fn event_ids_left(&self) -> u64 {
+        EventId::MAX.0 + 1 - self.next_event_id
+    }
+
     /// Whether an app callback is attached (after `init`, before `destroy`).
     pub fn is_attached(&self) -> bool {
         self.attached
@@ -449,6 +457,13 @@ impl Machine {
                 return Err(reject(format!(
                     "Too many unacknowledged events (limit {}); acknowledge events first",
                     limits.max_unacknowledged_events
+                )));
+            }
+            // ... and an event id of its own (2^53 of them: never, in practice).
+            if self.uploads.len() as u64 >= self.event_ids_left() {
+                return Err(reject(format!(
+                    "No event id is left for a new upload (the last is {})",
+                    EventId::MAX
                 )));
             }
             Ok(request)
@@ -751,12 +766,24 @@ impl Machine {
             let Some(upload) = self.uploads.get_mut(&id) else {
                 continue;
             };
-            let attempt = Attempt(
-                upload
-                    .record
-                    .last_attempt
-                    .map_or(1, |a| a.0.saturating_add(1)),
-            );
+            let Some(attempt) = upload
+                .record
+                .last_attempt
+                .map_or(Some(Attempt(1)), Attempt::next)
+            else {
+                // Reusing a number would let a late report of the old
+                // attempt pass for the new one's.
+                self.ready.insert(sequence, id.clone());
+                self.finish(
+                    &id,
+                    Outcome::Failed {
+                        error: MSG_ATTEMPTS_EXHAUSTED.to_owned(),
+                        error_code: ERROR_CODE_ATTEMPTS_EXHAUSTED,
+                    },
+                    AttemptState::Ended,
+                );
+                continue;
+            };
             upload.record.last_attempt = Some(attempt);
             upload.record.in_flight = true;
             upload.phase = Phase::Transferring {
@@ -831,6 +858,12 @@ impl Machine {
     /// Records a new terminal event in memory. The caller persists it with
     /// the meta (next event id) in one batch.
     fn new_terminal_event(&mut self, upload_id: UploadId, outcome: Outcome) -> TerminalEvent {
+        // Uploads are accepted only while an id is left for each.
+        assert!(
+            self.next_event_id <= EventId::MAX.0,
+            "event ids exhausted ({} handed out)",
+            EventId::MAX
+        );
         let event_id = EventId(self.next_event_id);
         self.next_event_id += 1;
         let event = TerminalEvent {

@@ -70,3 +70,80 @@ pub struct Recovered {
     pub meta: Option<Meta>,
     pub legacy_uploads: Vec<LegacyUpload>,
 }
+
+// What the machine can write, and so what a store may hand back: a store
+// refuses anything else as damaged (with the record's key), and
+// `Machine::recover` requires it. Everything else in a record the machine
+// repairs or copes with.
+
+impl UploadRecord {
+    /// The id is one `startUpload` accepted (a UUID within
+    /// [`crate::MAX_UPLOAD_ID_BYTES`]).
+    pub fn check(&self) -> Result<(), String> {
+        let id = self.request.id.as_str();
+        UploadId::parse(id)
+            .map(drop)
+            .map_err(|_| format!("upload id {id:?} is not one this engine accepts"))
+    }
+}
+
+impl Meta {
+    /// The counter names an id in `1..=EventId::MAX`, or the one after
+    /// the last.
+    pub fn check(&self) -> Result<(), String> {
+        if (EventId::FIRST.0..=EventId::MAX.0 + 1).contains(&self.next_event_id) {
+            Ok(())
+        } else {
+            Err(format!(
+                "next event id {} outside {}..={}",
+                self.next_event_id,
+                EventId::FIRST,
+                EventId::MAX.0 + 1
+            ))
+        }
+    }
+}
+
+/// The event's id is in `1..=EventId::MAX`.
+pub fn check_event(event: &TerminalEvent) -> Result<(), String> {
+    if (EventId::FIRST..=EventId::MAX).contains(&event.event_id) {
+        Ok(())
+    } else {
+        Err(format!(
+            "event id {} outside {}..={}",
+            event.event_id,
+            EventId::FIRST,
+            EventId::MAX
+        ))
+    }
+}
+
+impl Recovered {
+    /// Every record is one the machine can have written (see
+    /// [`UploadRecord::check`], [`Meta::check`], [`check_event`]), and an
+    /// event id is left for every upload to end with (the machine accepts
+    /// an upload only then).
+    pub fn check(&self) -> Result<(), String> {
+        self.uploads.iter().try_for_each(UploadRecord::check)?;
+        self.events.iter().try_for_each(check_event)?;
+        self.meta.as_ref().map_or(Ok(()), Meta::check)?;
+        let ending = (self.uploads.len() + self.legacy_uploads.len()) as u64;
+        let left = EventId::MAX.0 + 1 - self.next_event_id();
+        if ending > left {
+            return Err(format!(
+                "{ending} uploads to end but {left} event ids left (the last is {})",
+                EventId::MAX
+            ));
+        }
+        Ok(())
+    }
+
+    /// The first id after every stored one and the stored counter (at
+    /// least [`EventId::FIRST`]). Meaningful once [`Recovered::check`]
+    /// passed the records.
+    pub fn next_event_id(&self) -> u64 {
+        let after_events = self.events.iter().map(|event| event.event_id.0 + 1);
+        let counter = self.meta.map(|meta| meta.next_event_id);
+        after_events.chain(counter).fold(EventId::FIRST.0, u64::max)
+    }
+}

@@ -74,6 +74,16 @@ pub const MAX_UPLOAD_ID_BYTES: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct EventId(pub u64);
 
+impl EventId {
+    /// The first id handed out.
+    pub const FIRST: EventId = EventId(1);
+    /// The last id handed out: 2^53 - 1, JavaScript's
+    /// `Number.MAX_SAFE_INTEGER`, so an app reads every `eventId` exactly
+    /// and acknowledges the event it was given. A million events a second
+    /// would take 285 years to reach it.
+    pub const MAX: EventId = EventId((1 << 53) - 1);
+}
+
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
@@ -86,6 +96,18 @@ impl fmt::Display for EventId {
 /// an earlier attempt can always be told apart and ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Attempt(pub u32);
+
+impl Attempt {
+    /// The last number: an upload that used it ends FAILED
+    /// ([`crate::ERROR_CODE_ATTEMPTS_EXHAUSTED`]) instead of starting
+    /// another attempt, so no number is ever handed out twice.
+    pub const MAX: Attempt = Attempt(u32::MAX);
+
+    /// The number after this one, if any is left.
+    pub fn next(self) -> Option<Attempt> {
+        self.0.checked_add(1).map(Attempt)
+    }
+}
 
 /// Numbers the persist batches the machine hands out, from 1, in order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -3,9 +3,10 @@
 mod support;
 
 use bgupload_fsm::{
-    Attempt, BodyFormat, Change, Config, ERROR_CODE_CANCELLED, ERROR_CODE_LEGACY, Effect, Event,
-    EventId, FileCheck, Input, LegacyUpload, Limits, Machine, Options, Outcome, ProgressThrottle,
-    Recovered, RetryPolicy, Time, TransferOwnership, TransferReport, UploadPayload, validate,
+    Attempt, BodyFormat, Change, Config, ERROR_CODE_ATTEMPTS_EXHAUSTED, ERROR_CODE_CANCELLED,
+    ERROR_CODE_LEGACY, Effect, Event, EventId, FileCheck, Input, LegacyUpload, Limits,
+    MSG_ATTEMPTS_EXHAUSTED, Machine, Options, Outcome, ProgressThrottle, Recovered, RetryPolicy,
+    Time, TransferOwnership, TransferReport, UploadPayload, validate,
 };
 use support::{FILE_OK, World, id, payload, uuid};
 
@@ -924,4 +925,91 @@ fn a_stored_event_counter_behind_its_events_is_repaired_durably() {
     world.respond(&id(2), 201, "");
     let last = world.terminal_events().last().expect("event").event_id;
     assert!(last > event_id, "an acknowledged id is never reused");
+}
+
+#[test]
+fn an_upload_out_of_attempt_numbers_ends_failed_instead_of_reusing_one() {
+    let mut world = World::new(Options::new(21));
+    world.network(false);
+    world.init_limit(1);
+    world.start_id(&uuid(1));
+    // A record at the last attempt number (four billion attempts, or a
+    // damaged store) that was in flight when the process died.
+    let record = world.disk.uploads.get_mut(&id(1)).expect("accepted");
+    record.last_attempt = Some(Attempt::MAX);
+    record.in_flight = true;
+    world.kill_and_relaunch();
+    world.network(true);
+    world.init_limit(1);
+    assert!(world.transfers.is_empty(), "no attempt number is reused");
+    assert_eq!(
+        world.failed_event(&id(1)),
+        Some((
+            MSG_ATTEMPTS_EXHAUSTED.to_owned(),
+            ERROR_CODE_ATTEMPTS_EXHAUSTED
+        ))
+    );
+    // A late report of the old process's attempt changes nothing.
+    world.report_attempt(
+        &id(1),
+        Attempt::MAX,
+        TransferReport::Response {
+            status: 201,
+            body: b"late".to_vec(),
+            truncated: false,
+        },
+    );
+    assert_eq!(world.terminal_events().len(), 1);
+    world.settle();
+}
+
+#[test]
+fn stored_state_the_machine_cannot_have_written_is_named() {
+    let mut world = World::new(Options::new(22));
+    world.init_limit(1);
+    world.start_id(&uuid(1));
+    world.respond(&id(1), 201, "ok");
+    let mut recovered = world.disk.recovered();
+    assert_eq!(recovered.check(), Ok(()));
+
+    let mut event = recovered.events[0].clone();
+    event.event_id = EventId(EventId::MAX.0 + 1);
+    recovered.events.push(event);
+    let reason = recovered.check().unwrap_err();
+    assert!(
+        reason.contains("event id 9007199254740992 outside 1..=9007199254740991"),
+        "{reason}"
+    );
+    recovered.events.pop();
+
+    let mut meta = recovered.meta.expect("meta stored");
+    meta.next_event_id = EventId::MAX.0 + 2;
+    assert!(meta.check().is_err());
+    meta.next_event_id = EventId::MAX.0 + 1;
+    assert_eq!(meta.check(), Ok(()), "the counter after the last id");
+    meta.next_event_id = 0;
+    assert!(meta.check().is_err());
+
+    world.start_id(&uuid(2));
+    let mut record = world.disk.uploads.get(&id(2)).expect("accepted").clone();
+    assert_eq!(record.check(), Ok(()));
+    record.request.id = bgupload_fsm::UploadId::from_stored(&"7".repeat(2_000));
+    assert!(
+        record
+            .check()
+            .unwrap_err()
+            .contains("not one this engine accepts")
+    );
+}
+
+#[test]
+#[should_panic(expected = "Machine::recover needs a checked store state")]
+fn recovering_an_unchecked_state_is_refused() {
+    let mut world = World::new(Options::new(23));
+    world.init_limit(1);
+    world.start_id(&uuid(1));
+    world.respond(&id(1), 201, "ok");
+    let mut recovered = world.disk.recovered();
+    recovered.events[0].event_id = EventId(u64::MAX);
+    Machine::recover(Options::new(23), recovered, Time::ZERO);
 }

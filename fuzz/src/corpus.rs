@@ -20,86 +20,6 @@ use bgupload_persistence::codec::{
     self, FORMAT_KEY, LegacyUploadV0, META_KEY, STORE_FORMAT, encode_change, encode_format,
 };
 
-/// Inputs that found a bug still open (see `ids_hit_known_bug`,
-/// `attempts_hit_known_bug` and `record_hits_known_bug`), saved under
-/// `artifacts-found/<target>/<name>`: (target, name, bytes). They fail
-/// their target's checks until the bug is fixed, with
-/// `BGUPLOAD_FUZZ_NO_GUARDS=1`.
-pub fn found() -> Vec<(&'static str, &'static str, Vec<u8>)> {
-    let exhausted = TerminalEvent {
-        event_id: EventId(u64::MAX),
-        upload_id: UploadId::parse(ID).expect("a UUID"),
-        outcome: Outcome::Failed {
-            error: "Upload cancelled".into(),
-            error_code: -999,
-        },
-    };
-    let (event_key, event_value) = encoded(&Change::PutEvent(exhausted));
-    let other = "00000000-0000-4000-8000-000000000001";
-    let mut request = upload_record();
-    request.request.id = UploadId::parse(other).expect("a UUID");
-    let (upload_key, upload_value) = encoded(&Change::PutUpload(request));
-    let long_id = "x".repeat(codec::MAX_KEY_BYTES + 1);
-    let mut long_record = upload_record();
-    long_record.request.id = UploadId::from_stored(&long_id);
-    let long_value = codec::encode_value("upload", &long_record).expect("a record encodes");
-    let saturated = Scenario {
-        stored: Some(StoredState {
-            uploads: vec![StoredUpload {
-                id: 0,
-                sequence: 0,
-                last_attempt: Some(u32::MAX),
-                in_flight: true,
-                counted_failures: 0,
-                put: false,
-            }],
-            events: Vec::new(),
-            legacy: Vec::new(),
-            meta: None,
-        }),
-        ..scenario(vec![
-            Step::AutoSync { on: false },
-            Step::Kill {
-                clock_back_millis: 0,
-            },
-            Step::HandedOver {
-                pick: 0,
-                report: fail(false),
-            },
-        ])
-    };
-    vec![
-        (
-            "fsm_sequences",
-            "attempt-number-saturates",
-            saturated.to_seed(),
-        ),
-        (
-            "record_decode",
-            "key-longer-than-encoder-allows",
-            StoreImage {
-                seed: 1,
-                os_owned: false,
-                records: vec![record(0, long_id.as_bytes(), long_value)],
-            }
-            .to_seed(),
-        ),
-        (
-            "record_decode",
-            "event-id-exhaustion",
-            StoreImage {
-                seed: 1,
-                os_owned: false,
-                records: vec![
-                    record(1, &event_key, event_value),
-                    record(0, &upload_key, upload_value),
-                ],
-            }
-            .to_seed(),
-        ),
-    ]
-}
-
 /// Every seed: (target, name, bytes).
 pub fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let mut all = Vec::new();
@@ -615,6 +535,82 @@ fn fsm_seeds() -> Vec<(&'static str, Scenario)> {
                 ..scenario(vec![sensible(2), respond(201, b"ok"), ack(), ack()])
             },
         ),
+        (
+            // Found by fuzzing (F9, fixed): a stored in-flight record at the
+            // last attempt number; after a kill the old attempt's late
+            // report came while a reused number's start was held.
+            "attempt-number-saturates",
+            Scenario {
+                stored: Some(StoredState {
+                    uploads: vec![StoredUpload {
+                        id: 0,
+                        sequence: 0,
+                        last_attempt: Some(u32::MAX),
+                        in_flight: true,
+                        counted_failures: 0,
+                        put: false,
+                    }],
+                    events: Vec::new(),
+                    legacy: Vec::new(),
+                    meta: None,
+                }),
+                ..scenario(vec![
+                    Step::AutoSync { on: false },
+                    Step::Kill {
+                        clock_back_millis: 0,
+                    },
+                    Step::HandedOver {
+                        pick: 0,
+                        report: fail(false),
+                    },
+                ])
+            },
+        ),
+        (
+            // F2 (fixed): event ids up to the last one (2^53 - 1): one id
+            // left for the one stored upload, which ends with it; new
+            // uploads are refused.
+            "event-ids-at-the-last",
+            Scenario {
+                stored: Some(StoredState {
+                    uploads: vec![StoredUpload {
+                        id: 1,
+                        sequence: 0,
+                        last_attempt: None,
+                        in_flight: false,
+                        counted_failures: 0,
+                        put: true,
+                    }],
+                    events: vec![StoredEvent {
+                        event_id: EventId::MAX.0 - 1,
+                        upload: 0,
+                        outcome: OutcomeInput::Failed {
+                            error: text("stored"),
+                            code: -1001,
+                        },
+                    }],
+                    legacy: Vec::new(),
+                    meta: Some(StoredMeta {
+                        next_event_id: EventId::MAX.0,
+                        config: ConfigInput::Raw {
+                            limit: 1,
+                            max_attempts: 1,
+                            initial_backoff_millis: 10,
+                            max_backoff_millis: 10,
+                            min_interval_millis: 0,
+                            min_percent_step: 0,
+                        },
+                    }),
+                }),
+                ..scenario(vec![
+                    sensible(1),
+                    start(2),
+                    respond(201, b"ok"),
+                    ack(),
+                    ack(),
+                ])
+            },
+        ),
     ]
 }
 
@@ -694,6 +690,22 @@ fn record_seeds() -> Vec<(&'static str, StoreImage)> {
     };
     let mut wrong_version = upload_value.clone();
     wrong_version[0] = 9;
+    let exhausted = TerminalEvent {
+        event_id: EventId(u64::MAX),
+        upload_id: UploadId::parse(ID).expect("a UUID"),
+        outcome: Outcome::Failed {
+            error: "Upload cancelled".into(),
+            error_code: -999,
+        },
+    };
+    let exhausted_value = codec::encode_value("event", &exhausted).expect("an event encodes");
+    let mut other = upload_record();
+    other.request.id = UploadId::parse("00000000-0000-4000-8000-000000000001").expect("a UUID");
+    let (other_key, other_value) = encoded(&Change::PutUpload(other));
+    let long_id = "x".repeat(codec::MAX_KEY_BYTES + 1);
+    let mut long_record = upload_record();
+    long_record.request.id = UploadId::from_stored(&long_id);
+    let long_value = codec::encode_value("upload", &long_record).expect("a record encodes");
     vec![
         (
             "whole-store",
@@ -740,6 +752,22 @@ fn record_seeds() -> Vec<(&'static str, StoreImage)> {
         (
             "newer-format",
             image(vec![record(2, FORMAT_KEY, newer_format)]),
+        ),
+        (
+            // Found by fuzzing (F3, fixed): a current-format upload under a
+            // key longer than the encoder writes loaded, then could not be
+            // rewritten; now refused at load.
+            "key-longer-than-encoder-allows",
+            image(vec![record(0, long_id.as_bytes(), long_value)]),
+        ),
+        (
+            // Found by fuzzing (F2, fixed): event id u64::MAX; now refused
+            // at load (ids end at 2^53 - 1).
+            "event-id-exhaustion",
+            image(vec![
+                record(1, &u64::MAX.to_be_bytes(), exhausted_value),
+                record(0, &other_key, other_value),
+            ]),
         ),
     ]
 }
@@ -858,44 +886,6 @@ mod tests {
                     path.display()
                 );
             }
-        }
-    }
-
-    #[test]
-    fn found_inputs_are_saved() {
-        let write = std::env::var_os("BGUPLOAD_WRITE_SEEDS").is_some();
-        for (target, name, bytes) in found() {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("artifacts-found")
-                .join(target)
-                .join(name);
-            if write {
-                std::fs::create_dir_all(path.parent().expect("a directory")).expect("mkdir");
-                std::fs::write(&path, &bytes).expect("write a found input");
-            } else {
-                let saved = std::fs::read(&path)
-                    .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-                assert!(saved == bytes, "{} is stale", path.display());
-            }
-        }
-    }
-
-    /// With the guards off, every saved crash still fails its checks: when
-    /// one passes, its bug is fixed; drop its guard and move the input into
-    /// the corpus. `BGUPLOAD_FUZZ_NO_GUARDS=1 cargo test --lib -- --ignored`
-    #[test]
-    #[ignore = "needs BGUPLOAD_FUZZ_NO_GUARDS=1"]
-    fn found_crashes_still_reproduce() {
-        assert!(
-            crate::fsm_sequences::guards_off(),
-            "run with BGUPLOAD_FUZZ_NO_GUARDS=1"
-        );
-        for (target, name, bytes) in found() {
-            let outcome = std::panic::catch_unwind(|| crate::run_target(target, &bytes));
-            assert!(
-                outcome.is_err(),
-                "{target}/{name} passes now: its bug is fixed"
-            );
         }
     }
 

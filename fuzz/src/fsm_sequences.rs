@@ -14,7 +14,9 @@
 //!   `max_response_bytes`, and `response_truncated` says exactly whether
 //!   it was cut;
 //! - every FAILED event is explained: -999 by a `removeUpload`, 500 by a
-//!   legacy record, anything else by a reported failure with that code;
+//!   legacy record, -1 "no attempt number is left" by a stored attempt
+//!   number near `Attempt::MAX`, anything else by a reported failure with
+//!   that code;
 //! - a refusal echoes at most `MAX_ECHOED_ID_BYTES` of the id.
 //!
 //! At the end: liveness (everything settles with a server that answers),
@@ -25,11 +27,11 @@ use crate::seed::{Blob, Text, fuzz_enum, fuzz_struct};
 use crate::support::{self, Disk, IdState, World};
 use bgupload_fsm::validate::{MAX_ECHOED_ID_BYTES, truncate_to_char_boundary};
 use bgupload_fsm::{
-    Attempt, BodyFormat, Config, ERROR_CODE_CANCELLED, ERROR_CODE_LEGACY, Event, EventId,
-    FileCheck, Input, LegacyUpload, Limits, MSG_CANCELLED, MSG_LEGACY, Machine, Meta, Method,
-    Options, Outcome, ProgressThrottle, Recovered, RetryPolicy, TerminalEvent, Time,
-    TransferFailure, TransferOwnership, TransferReport, UploadId, UploadPayload, UploadRecord,
-    UploadRequest,
+    Attempt, BodyFormat, Config, ERROR_CODE_ATTEMPTS_EXHAUSTED, ERROR_CODE_CANCELLED,
+    ERROR_CODE_LEGACY, Event, EventId, FileCheck, Input, LegacyUpload, Limits,
+    MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Machine, Meta, Method, Options, Outcome,
+    ProgressThrottle, Recovered, RetryPolicy, TerminalEvent, Time, TransferFailure,
+    TransferOwnership, TransferReport, UploadId, UploadPayload, UploadRecord, UploadRequest,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,6 +39,10 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const ID_POOL: u8 = 6;
 /// Steps taken from one input at most (the rest is ignored).
 pub const MAX_STEPS: usize = 200;
+/// A stored upload this close to [`Attempt::MAX`] may run out of attempt
+/// numbers within [`MAX_STEPS`] (each step starts at most [`ID_POOL`]
+/// attempts, a relaunch one per upload).
+const EXHAUSTIBLE_MARGIN: u32 = 10_000;
 
 fuzz_struct! {
     /// One fuzz case: how the engine is built, what the store holds at
@@ -225,58 +231,6 @@ fuzz_enum! {
     }
 }
 
-/// Known bug F2 (reported, not fixed here): event ids are not guarded
-/// against exhaustion. A stored event id of `u64::MAX` (or a stored
-/// `next_event_id` near it) makes the recovered machine's next id
-/// `u64::MAX` (saturated): its debug invariant check panics at once
-/// (`event_id.0 < self.next_event_id`), and in a release build the next
-/// terminal event takes id `u64::MAX` (replacing a stored, unacknowledged
-/// event of that id) and `next_event_id += 1` wraps to 0, so later events
-/// reuse ids already handed out and acknowledged. Only a damaged or
-/// foreign store holds such ids. Saved input:
-/// `artifacts-found/record_decode/event-id-exhaustion`.
-///
-/// While it stands, a store whose ids come within a million of `u64::MAX`
-/// is not recovered by the fuzz targets.
-pub fn ids_hit_known_bug(recovered: &Recovered) -> bool {
-    const MARGIN: u64 = 1_000_000;
-    let near = |id: u64| id >= u64::MAX - MARGIN;
-    !guards_off()
-        && (recovered.meta.is_some_and(|meta| near(meta.next_event_id))
-            || recovered.events.iter().any(|event| near(event.event_id.0)))
-}
-
-/// Known bug F9 (reported, not fixed here): attempt numbers saturate:
-/// the next attempt after `u32::MAX` is `u32::MAX` again, so a report for
-/// the earlier attempt is taken for the new one. Found with a stored
-/// in-flight record at attempt `u32::MAX`, engine-owned transfers: after a
-/// kill the relaunched machine hands out attempt `u32::MAX` again (its
-/// start held until its record is durable); a late report of the killed
-/// process's attempt `u32::MAX` (FAILED) ends the upload, and since the
-/// report "ended its own attempt" nothing cancels the held start: once
-/// durable, the transfer of an upload that already has its terminal event
-/// starts (`World`: "an attempt starts only once it is durable"). Only a
-/// damaged store (or four billion attempts) holds such a number. Saved
-/// input: `artifacts-found/fsm_sequences/attempt-number-saturates`.
-///
-/// While it stands, a stored state whose attempt numbers come within a
-/// thousand of `u32::MAX` is not played.
-pub fn attempts_hit_known_bug(recovered: &Recovered) -> bool {
-    const MARGIN: u32 = 1_000;
-    !guards_off()
-        && recovered.uploads.iter().any(|record| {
-            record
-                .last_attempt
-                .is_some_and(|attempt| attempt.0 >= u32::MAX - MARGIN)
-        })
-}
-
-/// Whether `BGUPLOAD_FUZZ_NO_GUARDS` turns the known-bug guards off.
-pub fn guards_off() -> bool {
-    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *OFF.get_or_init(|| std::env::var_os("BGUPLOAD_FUZZ_NO_GUARDS").is_some())
-}
-
 /// Plays `scenario` twice and compares: the machine must be deterministic.
 pub fn run(scenario: &Scenario) {
     let first = play(scenario);
@@ -288,8 +242,8 @@ pub fn run(scenario: &Scenario) {
 }
 
 /// Plays one scenario to its end; returns what the app saw and the disk
-/// (`None`: stopped before a known bug, see [`ids_hit_known_bug`] and
-/// [`attempts_hit_known_bug`]).
+/// (`None`: a stored state a store refuses to load, see
+/// `Recovered::check`: nothing starts).
 pub fn play(scenario: &Scenario) -> Option<(Vec<Event>, Disk)> {
     let options = options_of(scenario);
     let mut world = World::new(options);
@@ -539,7 +493,10 @@ fn load_stored(world: &mut World, checker: &mut Checker, stored: &StoredState) -
         // A store holds one event per upload (this machine writes no
         // more), and one record per event id.
         let taken = disk.events.values().any(|e| e.upload_id == upload_id);
-        if taken || disk.events.contains_key(&EventId(event.event_id)) {
+        // Within what a store hands back (1..=EventId::MAX): the edges
+        // come often, since arbitrary bytes give 0 and u64::MAX often.
+        let event_id = EventId(event.event_id.clamp(EventId::FIRST.0, EventId::MAX.0));
+        if taken || disk.events.contains_key(&event_id) {
             continue;
         }
         let outcome = match &event.outcome {
@@ -557,7 +514,6 @@ fn load_stored(world: &mut World, checker: &mut Checker, stored: &StoredState) -
                 error_code: *code,
             },
         };
-        let event_id = EventId(event.event_id);
         disk.events.insert(
             event_id,
             TerminalEvent {
@@ -568,7 +524,9 @@ fn load_stored(world: &mut World, checker: &mut Checker, stored: &StoredState) -
         );
     }
     disk.meta = stored.meta.as_ref().map(|meta| Meta {
-        next_event_id: meta.next_event_id,
+        next_event_id: meta
+            .next_event_id
+            .clamp(EventId::FIRST.0, EventId::MAX.0 + 1),
         config: config_of(&meta.config),
     });
     // Legacy and current records share the uploads keyspace: one per id.
@@ -590,9 +548,22 @@ fn load_stored(world: &mut World, checker: &mut Checker, stored: &StoredState) -
             .map(|id| LegacyUpload { id: id.clone() })
             .collect(),
     };
-    if ids_hit_known_bug(&recovered) || attempts_hit_known_bug(&recovered) {
+    // Ids are generated within what a store hands back; a state whose
+    // uploads outnumber the event ids left is one a store refuses.
+    if recovered.check().is_err() {
         return None;
     }
+    checker.exhaustible.extend(
+        recovered
+            .uploads
+            .iter()
+            .filter(|record| {
+                record
+                    .last_attempt
+                    .is_some_and(|attempt| attempt.0 > Attempt::MAX.0 - EXHAUSTIBLE_MARGIN)
+            })
+            .map(|record| record.request.id.clone()),
+    );
     world.machine = Machine::recover(world.options, recovered, world.now);
     world.disk = disk;
     world.drain();
@@ -779,6 +750,8 @@ struct Checker {
     started: BTreeSet<String>,
     /// Events that came with the stored state.
     stored_events: BTreeSet<EventId>,
+    /// Stored uploads whose attempt numbers may run out during the run.
+    exhaustible: BTreeSet<UploadId>,
     /// Whether `World::settle` runs, which answers every attempt with
     /// [`SETTLE_RESPONSE`].
     settling: bool,
@@ -798,6 +771,7 @@ impl Checker {
             legacy: BTreeSet::new(),
             started: BTreeSet::new(),
             stored_events: BTreeSet::new(),
+            exhaustible: BTreeSet::new(),
             settling: false,
         }
     }
@@ -886,9 +860,13 @@ impl Checker {
                             && error.starts_with(truncate_to_char_boundary(message, limit))
                     })
                 });
+                let exhausted = *error_code == ERROR_CODE_ATTEMPTS_EXHAUSTED
+                    && error == MSG_ATTEMPTS_EXHAUSTED
+                    && self.exhaustible.contains(id);
                 assert!(
-                    cancelled || legacy || reported,
-                    "FAILED {terminal:?} is explained by no removal, legacy record or reported failure"
+                    cancelled || legacy || reported || exhausted,
+                    "FAILED {terminal:?} is explained by no removal, legacy record, reported \
+                     failure or stored attempt number near the last"
                 );
             }
         }

@@ -11,13 +11,12 @@
 //! - the records as a store image (one value per key, keys in order per
 //!   keyspace, as `FjallStore::load` feeds them) go through `Loader`, which
 //!   fails exactly when a record does not decode or the store format is
-//!   newer;
+//!   newer (or, at `finish`, when the records do not fit together);
 //! - a store image that loads is one the machine can start from: it is
 //!   recovered, driven until every upload ended and every event was
 //!   acknowledged (each batch it hands out must be encodable, or the real
 //!   store would fail and stop the engine), without a panic.
 
-use crate::fsm_sequences::ids_hit_known_bug;
 use crate::seed::{Blob, fuzz_struct};
 use bgupload_fsm::{
     Change, CommandId, Config, Effect, Event, Input, Machine, Options, Time, TransferOwnership,
@@ -28,24 +27,6 @@ use bgupload_persistence::codec::{
 };
 use bgupload_persistence::{LegacyUploadV0, Space, StoreError};
 use std::collections::BTreeMap;
-
-/// Known bug F3 (reported, not fixed here): `decode_record` accepts a
-/// current-format upload record under a key `encode_change` refuses for
-/// it (longer than `MAX_KEY_BYTES`, 1,024; fjall stores keys up to 64 KiB).
-/// Such a store loads, but the machine's first write of that record (the
-/// `PutUpload` that starts an attempt) cannot be encoded: `Store::apply`
-/// fails and the engine stops, at every start. (Deletions take keys up to
-/// 64 KiB since df3b902, so a long legacy key no longer does this.) Saved
-/// input: `artifacts-found/record_decode/key-longer-than-encoder-allows`.
-///
-/// While it stands, such records are decoded and checked but not
-/// re-encoded, and stores holding one are not recovered.
-pub fn record_hits_known_bug(space: Space, key: &[u8], value: &[u8]) -> bool {
-    space == Space::Uploads
-        && !crate::fsm_sequences::guards_off()
-        && (key.is_empty() || key.len() > codec::MAX_KEY_BYTES)
-        && matches!(decode_record(space, key, value), Ok(Record::Upload(_)))
-}
 
 /// Longest key rendering in an error message, ellipsis included.
 const MAX_SHOWN_KEY_CHARS: usize = 81;
@@ -113,13 +94,11 @@ pub fn run(image: &StoreImage) {
     if image.os_owned {
         options.ownership = TransferOwnership::Os;
     }
-    let recovered = loader.finish();
-    let long_key = stored
-        .iter()
-        .any(|((space, key), value)| record_hits_known_bug(*space, key, value));
-    if long_key || ids_hit_known_bug(&recovered) {
+    // Records that decode one by one may still not fit together (more
+    // uploads than event ids left): the load fails as a whole.
+    let Ok(recovered) = loader.finish() else {
         return;
-    }
+    };
     drive_to_quiet(Machine::recover(options, recovered, Time::ZERO));
 }
 
@@ -142,9 +121,6 @@ pub fn check_one(space: Space, key: &[u8], value: &[u8]) {
         }
         Err(other) => panic!("decode_record failed with a non-decode error: {other:?}"),
     };
-    if record_hits_known_bug(space, key, value) {
-        return;
-    }
     let (again_space, again_key, again_value) = reencode(space, key, value, &record);
     assert_eq!(again_space, space, "re-encoded into another keyspace");
     assert_eq!(again_key, key, "re-encoded under another key");

@@ -163,6 +163,19 @@ fn checked_deletion_key(key: Vec<u8>) -> Result<Vec<u8>, StoreError> {
 
 /// One change as one write.
 pub fn encode_change(change: &Change) -> Result<Op, StoreError> {
+    // Never write what `decode_record` would refuse at the next start.
+    let refuse = |what: &str, reason: String| StoreError::Encode {
+        what: what.to_owned(),
+        reason,
+    };
+    match change {
+        Change::PutUpload(record) => record.check().map_err(|r| refuse("upload", r))?,
+        Change::PutEvent(event) => {
+            bgupload_fsm::check_event(event).map_err(|r| refuse("event", r))?;
+        }
+        Change::PutMeta(meta) => meta.check().map_err(|r| refuse("meta", r))?,
+        Change::DeleteUpload(_) | Change::DeleteEvent(_) => {}
+    }
     Ok(match change {
         Change::PutUpload(record) => Op {
             space: Space::Uploads,
@@ -248,6 +261,7 @@ pub fn decode_record(space: Space, key: &[u8], value: &[u8]) -> Result<Record, S
                     record.request.id.as_str()
                 )));
             }
+            record.check().map_err(fail)?;
             Ok(Record::Upload(record))
         }
         (Space::Uploads, LEGACY_RECORD_VERSION) => {
@@ -274,10 +288,13 @@ pub fn decode_record(space: Space, key: &[u8], value: &[u8]) -> Result<Record, S
                     event.event_id
                 )));
             }
+            bgupload_fsm::check_event(&event).map_err(fail)?;
             Ok(Record::Event(event))
         }
         (Space::Meta, RECORD_VERSION) if key == META_KEY => {
-            Ok(Record::Meta(body_of(body).map_err(fail)?))
+            let meta: Meta = body_of(body).map_err(fail)?;
+            meta.check().map_err(fail)?;
+            Ok(Record::Meta(meta))
         }
         (Space::Meta, RECORD_VERSION) if key == FORMAT_KEY => {
             Ok(Record::Format(body_of(body).map_err(fail)?))
@@ -326,8 +343,12 @@ impl Loader {
         Ok(())
     }
 
-    pub fn finish(self) -> Recovered {
+    /// The state, once the records fit together ([`Recovered::check`]).
+    pub fn finish(self) -> Result<Recovered, StoreError> {
         self.recovered
+            .check()
+            .map_err(|reason| StoreError::Inconsistent { reason })?;
+        Ok(self.recovered)
     }
 }
 
@@ -404,7 +425,7 @@ mod tests {
                 },
             ),
             (
-                u64::MAX,
+                EventId::MAX.0,
                 Outcome::Failed {
                     error: "Upload cancelled".into(),
                     error_code: -999,
@@ -566,6 +587,47 @@ mod tests {
             encode_change(&change),
             Err(StoreError::Encode { .. })
         ));
+    }
+
+    #[test]
+    fn records_the_machine_cannot_write_are_refused_both_ways() {
+        // F2: event ids beyond JavaScript's exact integers, and counters
+        // past the last id.
+        for id in [0, EventId::MAX.0 + 1, u64::MAX] {
+            let damaged = event(
+                id,
+                Outcome::Failed {
+                    error: "x".into(),
+                    error_code: -1,
+                },
+            );
+            assert!(matches!(
+                encode_change(&Change::PutEvent(damaged.clone())),
+                Err(StoreError::Encode { .. })
+            ));
+            let value = encode_value("event", &damaged).unwrap();
+            let (space, key, reason) = decode_error(Space::Events, &id.to_be_bytes(), &value);
+            assert_eq!((space.as_str(), key), ("events", id.to_string()));
+            assert!(reason.contains("outside 1..=9007199254740991"), "{reason}");
+        }
+        let meta = Meta {
+            next_event_id: EventId::MAX.0 + 2,
+            config: Config::default(),
+        };
+        assert!(encode_change(&Change::PutMeta(meta)).is_err());
+        let value = encode_value("meta", &meta).unwrap();
+        let (_, _, reason) = decode_error(Space::Meta, META_KEY, &value);
+        assert!(reason.contains("next event id"), "{reason}");
+
+        // F3: a current-format upload under a key longer than the encoder
+        // writes (its id is no accepted id) is refused, not loaded.
+        let mut long = upload("0b7e8f7c-4c55-4f4e-9c3c-5d1f2b6a9e01");
+        long.request.id = UploadId::from_stored(&"a".repeat(MAX_KEY_BYTES + 1));
+        assert!(encode_change(&Change::PutUpload(long.clone())).is_err());
+        let value = encode_value("upload", &long).unwrap();
+        let (_, _, reason) =
+            decode_error(Space::Uploads, long.request.id.as_str().as_bytes(), &value);
+        assert!(reason.contains("not one this engine accepts"), "{reason}");
     }
 
     #[test]

@@ -53,6 +53,12 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// Every record decodes, but together they are not a state the engine
+    /// can have written (see `bgupload_fsm::Recovered::check`). Load
+    /// fails; the store is left as it is.
+    #[error("stored records do not fit together: {reason}")]
+    Inconsistent { reason: String },
+
     /// A change could not be turned into a record (key empty or too long,
     /// value too large, serializer failure). Nothing was written.
     #[error("cannot encode {what}: {reason}")]

@@ -181,7 +181,7 @@ impl Store for FjallStore {
                 loader.push(space, &key, &value)?;
             }
         }
-        Ok(loader.finish())
+        loader.finish()
     }
 
     fn apply(&self, batches: &[Batch]) -> Result<(), StoreError> {

@@ -124,7 +124,7 @@ impl SimStore {
         for ((space, key), value) in &disk.durable {
             loader.push(*space, key, value)?;
         }
-        Ok(loader.finish())
+        loader.finish()
     }
 
     /// Writes raw bytes straight into the durable layer (to set up older or
@@ -151,7 +151,7 @@ impl Store for SimStore {
         for ((space, key), value) in &view {
             loader.push(*space, key, value)?;
         }
-        Ok(loader.finish())
+        loader.finish()
     }
 
     fn apply(&self, batches: &[Batch]) -> Result<(), StoreError> {

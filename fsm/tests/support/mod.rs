@@ -173,7 +173,8 @@ impl World {
         // one, so near the limits it makes no prediction.
         let in_use = self.registry.len() + self.pending_starts.len();
         let limits = &self.options.limits;
-        let predictable = in_use < limits.max_uploads.min(limits.max_unacknowledged_events);
+        let predictable = in_use < limits.max_uploads.min(limits.max_unacknowledged_events)
+            && (in_use as u64) < self.machine.event_ids_left();
         self.pending_starts
             .insert(command, (predictable.then_some(valid && free), id));
         self.input(Input::StartUpload {
