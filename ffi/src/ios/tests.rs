@@ -584,6 +584,97 @@ fn os_owned_transfers_through_the_bridge() {
         "the reconciled upload is not started again"
     );
 
+    // 5. A hostile host: reports that make no sense change nothing, and
+    // what it says is kept within the engine's limits.
+    let limits = bgupload_fsm::Limits::default();
+    let fourth = "9c4fad71-6cad-4f88-8d31-4e5f60718293";
+    assert_eq!(
+        answer(unsafe { sb_start_upload(rust_string(&payload(fourth, &file, &url))) }),
+        None
+    );
+    let HostCall::Start { attempt, .. } = next_call(&calls) else {
+        panic!("expected a start, got another call");
+    };
+    for (sent, total) in [(u64::MAX, 1), (5, 0), (0, u64::MAX), (u64::MAX, u64::MAX)] {
+        assert_eq!(
+            answer(unsafe { sb_report_progress(rust_string(fourth), attempt, sent, total) }),
+            None,
+            "progress {sent}/{total}"
+        );
+    }
+    let stranger = "00000000-0000-4000-8000-00000000dead";
+    for (id, which) in [(fourth, attempt + 7), (fourth, 0), (stranger, 1)] {
+        assert_eq!(
+            answer(unsafe { sb_report_response(rust_string(id), which, 200, rust_string("no")) }),
+            None,
+            "a report for an attempt never started is ignored"
+        );
+        assert_eq!(
+            answer(unsafe {
+                sb_report_failure(rust_string(id), which, rust_string("no"), -1, false)
+            }),
+            None
+        );
+    }
+    no_final_event(&events);
+    let huge_body = "é".repeat(limits.max_response_bytes);
+    assert_eq!(
+        answer(unsafe {
+            sb_report_response(rust_string(fourth), attempt, 200, rust_string(&huge_body))
+        }),
+        None
+    );
+    let uploaded = next_final_event(&events);
+    assert_eq!(uploaded["id"], fourth, "{uploaded}");
+    let kept = uploaded["serverResponse"].as_str().unwrap();
+    assert!(kept.len() <= limits.max_response_bytes, "{}", kept.len());
+    assert!(huge_body.starts_with(kept) && !kept.is_empty());
+    // The same attempt reported again, differently: one event only.
+    assert_eq!(
+        answer(unsafe {
+            sb_report_failure(rust_string(fourth), attempt, rust_string("late"), -1, true)
+        }),
+        None
+    );
+    no_final_event(&events);
+    let fifth = "ad50be82-7dbe-4f99-9e42-5f6071829304";
+    assert_eq!(
+        answer(unsafe { sb_start_upload(rust_string(&payload(fifth, &file, &url))) }),
+        None
+    );
+    let HostCall::Start { attempt, .. } = next_call(&calls) else {
+        panic!("expected a start, got another call");
+    };
+    let huge_message = "x\u{0}\n".repeat(100_000);
+    assert_eq!(
+        answer(unsafe {
+            sb_report_failure(
+                rust_string(fifth),
+                attempt,
+                rust_string(&huge_message),
+                i32::MIN,
+                false,
+            )
+        }),
+        None
+    );
+    let failed = next_final_event(&events);
+    assert_eq!(failed["id"], fifth, "{failed}");
+    assert_eq!(failed["errorCode"], i32::MIN);
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.len() <= limits.max_error_message_bytes,
+        "{}",
+        error.len()
+    );
+    for event in [&uploaded, &failed] {
+        let event_id = event["eventId"].as_u64().unwrap();
+        assert_eq!(
+            answer(unsafe { sb_acknowledge_event(rust_string(&event_id.to_string())) }),
+            None
+        );
+    }
+
     // Bad reports are errors, not crashes.
     assert!(
         answer(unsafe { sb_report_response(rust_string("not-a-uuid"), 1, 200, rust_string("")) })
