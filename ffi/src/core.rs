@@ -197,6 +197,8 @@ fn open_with(
             let transport = HttpTransport::new(HttpConfig {
                 connect_timeout: options.connect_timeout,
                 read_timeout: options.read_timeout,
+                response_timeout: options.response_timeout,
+                attempt_timeout: options.attempt_timeout,
                 max_response_bytes: limits.max_response_bytes,
                 ..HttpConfig::default()
             })

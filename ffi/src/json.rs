@@ -10,6 +10,7 @@
 use crate::error::FfiError;
 use bgupload_fsm::validate::{MSG_EVENT_ID_REQUIRED, MSG_ID_REQUIRED, MSG_PAYLOAD_MISSING};
 use bgupload_fsm::{BodyFormat, Config, EventId, UploadPayload};
+use bgupload_io::HttpConfig;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -25,9 +26,8 @@ pub const MAX_EVENT_ID_TEXT_BYTES: usize = 64;
 const MAX_ECHOED_BYTES: usize = 64;
 /// Longest network timeout an `open` option may set.
 pub const MAX_TIMEOUT_MILLIS: u64 = 60 * 60 * 1_000;
-/// Network timeouts when the options give none.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest `attemptTimeoutMillis` (30 days).
+pub const MAX_ATTEMPT_TIMEOUT_MILLIS: u64 = 30 * 24 * 60 * 60 * 1_000;
 
 /// A payload the FFI layer could not turn into an [`UploadPayload`]: the
 /// refusal, with the upload id when the payload had a usable one (so the
@@ -39,7 +39,9 @@ pub struct PayloadError {
 }
 
 /// Options of `open`, all optional: `{"networkReachable": bool, "seed":
-/// number, "connectTimeoutMillis": number, "readTimeoutMillis": number}`.
+/// number, "connectTimeoutMillis": number, "readTimeoutMillis": number,
+/// "responseTimeoutMillis": number, "attemptTimeoutMillis": number}`
+/// (the timeouts of [`HttpConfig`], whose defaults they take).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenOptions {
     /// Whether the network is reachable at start (default true).
@@ -48,24 +50,31 @@ pub struct OpenOptions {
     pub seed: Option<u64>,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
+    pub response_timeout: Duration,
+    pub attempt_timeout: Duration,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
+        let http = HttpConfig::default();
         OpenOptions {
             network_reachable: true,
             seed: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            read_timeout: DEFAULT_READ_TIMEOUT,
+            connect_timeout: http.connect_timeout,
+            read_timeout: http.read_timeout,
+            response_timeout: http.response_timeout,
+            attempt_timeout: http.attempt_timeout,
         }
     }
 }
 
-const OPEN_OPTION_FIELDS: [&str; 4] = [
+const OPEN_OPTION_FIELDS: [&str; 6] = [
     "networkReachable",
     "seed",
     "connectTimeoutMillis",
     "readTimeoutMillis",
+    "responseTimeoutMillis",
+    "attemptTimeoutMillis",
 ];
 
 /// Decodes the `open` options; `None`, `""` and `null` give the defaults.
@@ -92,15 +101,31 @@ pub fn open_options(text: Option<&str>) -> Result<OpenOptions, FfiError> {
         Some(other) => return Err(wrong_type("networkReachable", "a boolean", other)),
     }
     options.seed = optional_integer(&object, "seed")?;
-    for (field, slot) in [
-        ("connectTimeoutMillis", &mut options.connect_timeout),
-        ("readTimeoutMillis", &mut options.read_timeout),
+    for (field, slot, max) in [
+        (
+            "connectTimeoutMillis",
+            &mut options.connect_timeout,
+            MAX_TIMEOUT_MILLIS,
+        ),
+        (
+            "readTimeoutMillis",
+            &mut options.read_timeout,
+            MAX_TIMEOUT_MILLIS,
+        ),
+        (
+            "responseTimeoutMillis",
+            &mut options.response_timeout,
+            MAX_TIMEOUT_MILLIS,
+        ),
+        (
+            "attemptTimeoutMillis",
+            &mut options.attempt_timeout,
+            MAX_ATTEMPT_TIMEOUT_MILLIS,
+        ),
     ] {
         if let Some(millis) = optional_integer(&object, field)? {
-            if millis == 0 || millis > MAX_TIMEOUT_MILLIS {
-                return Err(invalid(format!(
-                    "{field} must be between 1 and {MAX_TIMEOUT_MILLIS}"
-                )));
+            if millis == 0 || millis > max {
+                return Err(invalid(format!("{field} must be between 1 and {max}")));
             }
             *slot = Duration::from_millis(millis);
         }
@@ -747,5 +772,17 @@ mod tests {
                 .starts_with("networkReachable must be a boolean")
         );
         assert!(open_options(Some(r#"{"readTimeoutMillis":0}"#)).is_err());
+        let options = open_options(Some(
+            r#"{"responseTimeoutMillis":7,"attemptTimeoutMillis":2592000000}"#,
+        ))
+        .unwrap();
+        assert_eq!(options.response_timeout, Duration::from_millis(7));
+        assert_eq!(options.attempt_timeout, Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(
+            open_options(Some(r#"{"attemptTimeoutMillis":2592000001}"#))
+                .unwrap_err()
+                .to_string(),
+            "attemptTimeoutMillis must be between 1 and 2592000000"
+        );
     }
 }

@@ -27,7 +27,7 @@ pub const MAX_MESSAGE_BYTES: usize = 512;
 const MAX_DEPTH: usize = 4;
 
 /// Field names the decoders know (payload, configuration, options).
-pub const FIELDS: [&str; 18] = [
+pub const FIELDS: [&str; 20] = [
     "id",
     "filePath",
     "fileKey",
@@ -46,6 +46,8 @@ pub const FIELDS: [&str; 18] = [
     "seed",
     "connectTimeoutMillis",
     "readTimeoutMillis",
+    "responseTimeoutMillis",
+    "attemptTimeoutMillis",
 ];
 
 fuzz_enum! {
