@@ -5,6 +5,9 @@ fn main() {
     let target = args.next().expect("target");
     for path in args {
         let bytes = std::fs::read(&path).unwrap();
+        if std::env::var_os("BGUPLOAD_FUZZ_SHOW").is_some() {
+            println!("{path}:\n{}", bgupload_fuzz::show_input(&target, &bytes));
+        }
         bgupload_fuzz::run_target(&target, &bytes);
         println!("ok {path}");
     }

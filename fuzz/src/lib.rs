@@ -25,6 +25,24 @@ pub const TARGETS: [&str; 4] = [
     "ffi_json",
 ];
 
+/// The input as `target` decodes it, for reading a crash.
+pub fn show_input(target: &str, bytes: &[u8]) -> String {
+    let shown = match target {
+        "fsm_sequences" => {
+            seed::decode::<fsm_sequences::Scenario>(bytes).map(|v| format!("{v:#?}"))
+        }
+        "record_decode" => {
+            seed::decode::<record_decode::StoreImage>(bytes).map(|v| format!("{v:#?}"))
+        }
+        "multipart_roundtrip" => {
+            seed::decode::<multipart_roundtrip::MultipartCase>(bytes).map(|v| format!("{v:#?}"))
+        }
+        "ffi_json" => seed::decode::<ffi_json::FfiJsonCase>(bytes).map(|v| format!("{v:#?}")),
+        other => panic!("no fuzz target {other}"),
+    };
+    shown.unwrap_or_else(|error| format!("does not decode: {error}"))
+}
+
 /// Runs one input through `target`'s checks, as its fuzz target does.
 /// Inputs that do not decode are ignored, as libFuzzer's harness ignores
 /// them.

@@ -175,8 +175,18 @@ impl World {
         let limits = &self.options.limits;
         let predictable = in_use < limits.max_uploads.min(limits.max_unacknowledged_events)
             && (in_use as u64) < self.machine.event_ids_left();
-        self.pending_starts
-            .insert(command, (predictable.then_some(valid && free), id));
+        // An earlier start of this id whose answer it could not predict
+        // leaves this one's unknown too (found by fuzzing: the earlier one
+        // was refused, so this one was accepted).
+        let after_unknown = id.as_ref().is_some_and(|id| {
+            self.pending_starts
+                .values()
+                .any(|(accepted, pending)| accepted.is_none() && pending.as_ref() == Some(id))
+        });
+        self.pending_starts.insert(
+            command,
+            ((predictable && !after_unknown).then_some(valid && free), id),
+        );
         self.input(Input::StartUpload {
             command,
             payload,
