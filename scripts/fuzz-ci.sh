@@ -21,8 +21,11 @@ fi
 cargo fuzz --version
 
 cd "$root/fuzz"
+echo "fuzz-ci: format and lints (the fuzz project is outside the workspace)"
+cargo fmt -- --check
+cargo clippy --all-targets --locked --quiet -- -D warnings
 echo "fuzz-ci: seed corpus and replay (cargo test --lib)"
-cargo test --lib --quiet
+cargo test --lib --locked --quiet
 
 echo "fuzz-ci: building every target"
 cargo fuzz build -s none
