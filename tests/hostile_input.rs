@@ -808,7 +808,8 @@ async fn user_input_rows() {
     harness.check_nothing_lost(row).await;
 
     // chmod 000: refused as unreadable, unless this process may read it
-    // anyway (root), in which case it uploads.
+    // anyway (root), in which case it uploads, and the refusal is checked
+    // by this test binary run again as another user.
     let row = "file with mode 000";
     let locked = harness.file("locked.bin", b"secret");
     set_mode(&locked, 0o000);
@@ -832,6 +833,7 @@ async fn user_input_rows() {
     .await;
     if readable_anyway {
         assert_eq!(next_received(row).size, 6, "{row}");
+        refused_when_unreadable_as_nobody(&url).await;
     }
     set_mode(&locked, 0o600);
     harness.check_nothing_lost(row).await;
@@ -840,6 +842,93 @@ async fn user_input_rows() {
 
     harness.stop_and_check_store().await;
     receiver.shutdown().await;
+}
+
+/// The user the unreadable-file row runs as when this process is root.
+const NOBODY: u32 = 65_534;
+const UNREADABLE_FILE_ENV: &str = "BGUPLOAD_TEST_UNREADABLE_FILE";
+const RECEIVER_URL_ENV: &str = "BGUPLOAD_TEST_RECEIVER_URL";
+
+/// Root may read a mode-000 file, so the refusal of an unreadable file is
+/// checked by a copy of this test binary run as `nobody` (`setpriv`):
+/// [`unreadable_file_as_another_user`], with its own engine and store.
+async fn refused_when_unreadable_as_nobody(receiver_url: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    // Everything the other user needs, in a directory it may enter.
+    let shared = tempfile::tempdir().unwrap();
+    set_mode(shared.path(), 0o755);
+    let locked = shared.path().join("locked.bin");
+    std::fs::write(&locked, b"secret").unwrap();
+    set_mode(&locked, 0o000);
+    let binary = shared.path().join("hostile_input");
+    std::fs::copy(std::env::current_exe().unwrap(), &binary).unwrap();
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut command = std::process::Command::new("setpriv");
+    command
+        .arg(format!("--reuid={NOBODY}"))
+        .arg(format!("--regid={NOBODY}"))
+        .arg("--clear-groups")
+        .arg("--")
+        .arg(&binary)
+        .args([
+            "--ignored",
+            "--exact",
+            "unreadable_file_as_another_user",
+            "--nocapture",
+        ])
+        .env(UNREADABLE_FILE_ENV, &locked)
+        .env(RECEIVER_URL_ENV, receiver_url)
+        .env("TMPDIR", std::env::temp_dir())
+        .env("HOME", std::env::temp_dir());
+    // Bounded: the child's own waits are (EVENT_TIMEOUT each).
+    let output = tokio::time::timeout(
+        TABLE_TIMEOUT,
+        tokio::task::spawn_blocking(move || command.output()),
+    )
+    .await
+    .expect("the run as another user ends in time")
+    .expect("the run as another user is not cancelled")
+    .expect("setpriv (util-linux) runs");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    assert!(
+        output.status.success()
+            && text(&output.stdout).contains("test unreadable_file_as_another_user ... ok"),
+        "the unreadable-file row as uid {NOBODY} failed: {}\n{}\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    set_mode(&locked, 0o600);
+}
+
+/// Run by [`refused_when_unreadable_as_nobody`] as another user: an
+/// unreadable file is refused with the reference plugin's wording, and
+/// nothing accepted before is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by user_input_table as another user when the tests run as root"]
+async fn unreadable_file_as_another_user() {
+    let locked = PathBuf::from(std::env::var_os(UNREADABLE_FILE_ENV).expect(UNREADABLE_FILE_ENV));
+    let url = std::env::var(RECEIVER_URL_ENV).expect(RECEIVER_URL_ENV);
+    assert!(
+        std::fs::File::open(&locked).is_err(),
+        "this user can read {}: run as another user than its owner",
+        locked.display()
+    );
+    let mut harness = Harness::start(short_timeouts(), &url).await;
+    let row = "file this user may not read";
+    let upload_id = new_id();
+    run_row(
+        &mut harness,
+        row,
+        payload(&upload_id, &locked, &url),
+        &rejected(
+            Some(&upload_id),
+            format!("File is not readable: {}", locked.display()),
+        ),
+    )
+    .await;
+    harness.check_nothing_lost(row).await;
+    harness.stop_and_check_store().await;
 }
 
 fn set_mode(path: &Path, mode: u32) {
