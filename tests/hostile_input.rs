@@ -705,7 +705,7 @@ async fn user_input_rows() {
                 r#"{{"id": {}, "parameters": {{"p": {{"q": 1}}}}}}"#,
                 quoted(&id)
             ),
-            "parameters.p must be a string, number or boolean, not an object",
+            "parameters[\"p\"] must be a string, number or boolean, not an object",
         ),
     ];
     for (row, json, error) in json_rows {

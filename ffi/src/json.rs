@@ -89,7 +89,7 @@ pub fn open_options(text: Option<&str>) -> Result<OpenOptions, FfiError> {
         .find(|key| !OPEN_OPTION_FIELDS.contains(&key.as_str()))
     {
         return Err(invalid(format!(
-            "options: unknown field {:?} (known: {})",
+            "options: unknown field {} (known: {})",
             echo(unknown),
             OPEN_OPTION_FIELDS.join(", ")
         )));
@@ -177,7 +177,7 @@ pub fn event_id(text: Option<&str>) -> Result<EventId, FfiError> {
     }
     let not_a_number = || {
         invalid(format!(
-            "Event ID must be a non-negative integer, not {:?}",
+            "Event ID must be a non-negative integer, not {}",
             echo(text)
         ))
     };
@@ -254,7 +254,7 @@ pub fn upload_payload(text: Option<&str>) -> Result<UploadPayload, PayloadError>
         Some(kind) if kind.eq_ignore_ascii_case("raw") => BodyFormat::Raw,
         Some(kind) => {
             return Err(with_id(format!(
-                "uploadType must be \"multipart\" or \"raw\", not {:?}",
+                "uploadType must be \"multipart\" or \"raw\", not {}",
                 echo(kind)
             )));
         }
@@ -365,7 +365,7 @@ fn text_pairs(field: &str, value: Option<Loose>) -> Result<Vec<(String, String)>
             Value::Number(number) => number.to_string(),
             other => {
                 return Err(format!(
-                    "{field}.{} must be a string, number or boolean, not {}",
+                    "{field}[{}] must be a string, number or boolean, not {}",
                     echo(&name),
                     kind_of(&other)
                 ));
@@ -406,14 +406,14 @@ pub fn local_path(text: &str) -> Result<String, String> {
         &rest["localhost".len()..]
     } else {
         return Err(format!(
-            "filePath: a file:// URL must name a local absolute path (file:///...), not {:?}",
+            "filePath: a file:// URL must name a local absolute path (file:///...), not {}",
             echo(text)
         ));
     };
     let path = path.split(['?', '#']).next().unwrap_or(path);
     percent_decode(path).ok_or_else(|| {
         format!(
-            "filePath: {:?} has a bad percent escape or is not UTF-8 once decoded",
+            "filePath: {} has a bad percent escape or is not UTF-8 once decoded",
             echo(text)
         )
     })
@@ -514,8 +514,16 @@ fn invalid(message: String) -> FfiError {
     FfiError::InvalidArgument(message)
 }
 
-fn echo(text: &str) -> &str {
-    bgupload_fsm::validate::truncate_to_char_boundary(text, MAX_ECHOED_BYTES)
+/// `text` as a quoted, escaped string (`{:?}`) of at most
+/// [`MAX_ECHOED_BYTES`] plus an ellipsis: escaping makes a control
+/// character six bytes, so the bound applies to what is shown.
+fn echo(text: &str) -> String {
+    let shown = format!("{text:?}");
+    if shown.len() <= MAX_ECHOED_BYTES {
+        return shown;
+    }
+    let cut = bgupload_fsm::validate::truncate_to_char_boundary(&shown, MAX_ECHOED_BYTES);
+    format!("{cut}…")
 }
 
 #[cfg(test)]
@@ -648,7 +656,7 @@ mod tests {
             payload(&format!(r#"{{"id":"{ID}","headers":{{"X":{{"a":1}}}}}}"#)).unwrap_err();
         assert_eq!(
             nested.message,
-            "headers.X must be a string, number or boolean, not an object"
+            "headers[\"X\"] must be a string, number or boolean, not an object"
         );
         let kind = payload(&format!(r#"{{"id":"{ID}","uploadType":"chunked"}}"#)).unwrap_err();
         assert!(kind.message.contains("uploadType"), "{kind:?}");
@@ -745,6 +753,26 @@ mod tests {
             MSG_ID_REQUIRED
         );
         assert_eq!(upload_id(Some("x")).unwrap(), "x");
+    }
+
+    #[test]
+    fn echoed_values_are_bounded_as_shown() {
+        // Found by fuzzing: 64 control characters escape to 384 bytes.
+        let hostile = "\u{15}".repeat(MAX_ECHOED_BYTES);
+        let error = open_options(Some(&format!("{{{}:1}}", Value::from(hostile.as_str()))))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(r#"options: unknown field "\u{15}"#),
+            "{error}"
+        );
+        assert!(
+            error.len() < 200 + MAX_ECHOED_BYTES,
+            "{} bytes: {error}",
+            error.len()
+        );
+        assert_eq!(echo("short"), r#""short""#);
+        assert!(echo(&"é".repeat(100)).ends_with('…'));
     }
 
     #[test]
