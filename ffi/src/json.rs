@@ -68,7 +68,8 @@ impl Default for OpenOptions {
     }
 }
 
-const OPEN_OPTION_FIELDS: [&str; 6] = [
+/// The fields `open` options may have.
+pub const OPEN_OPTION_FIELDS: [&str; 6] = [
     "networkReachable",
     "seed",
     "connectTimeoutMillis",

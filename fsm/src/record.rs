@@ -127,8 +127,15 @@ impl Recovered {
         self.uploads.iter().try_for_each(UploadRecord::check)?;
         self.events.iter().try_for_each(check_event)?;
         self.meta.as_ref().map_or(Ok(()), Meta::check)?;
+        self.check_event_ids_left()
+    }
+
+    /// The part of [`Recovered::check`] no single record shows: an event
+    /// id is left for every upload to end with. A store that checked each
+    /// record as it decoded it needs only this.
+    pub fn check_event_ids_left(&self) -> Result<(), String> {
         let ending = (self.uploads.len() + self.legacy_uploads.len()) as u64;
-        let left = EventId::MAX.0 + 1 - self.next_event_id();
+        let left = (EventId::MAX.0 + 1).saturating_sub(self.next_event_id());
         if ending > left {
             return Err(format!(
                 "{ending} uploads to end but {left} event ids left (the last is {})",
@@ -142,7 +149,10 @@ impl Recovered {
     /// least [`EventId::FIRST`]). Meaningful once [`Recovered::check`]
     /// passed the records.
     pub fn next_event_id(&self) -> u64 {
-        let after_events = self.events.iter().map(|event| event.event_id.0 + 1);
+        let after_events = self
+            .events
+            .iter()
+            .map(|event| event.event_id.0.saturating_add(1));
         let counter = self.meta.map(|meta| meta.next_event_id);
         after_events.chain(counter).fold(EventId::FIRST.0, u64::max)
     }

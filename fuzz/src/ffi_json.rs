@@ -26,8 +26,8 @@ pub const MAX_MESSAGE_BYTES: usize = 512;
 /// Nesting of generated JSON values at most.
 const MAX_DEPTH: usize = 4;
 
-/// Field names the decoders know (payload, configuration, options).
-pub const FIELDS: [&str; 20] = [
+/// Field names the payload and configuration decoders know.
+const PAYLOAD_AND_CONFIG_FIELDS: [&str; 14] = [
     "id",
     "filePath",
     "fileKey",
@@ -42,13 +42,16 @@ pub const FIELDS: [&str; 20] = [
     "initialBackoffMillis",
     "maxBackoffMillis",
     "progressIntervalMillis",
-    "networkReachable",
-    "seed",
-    "connectTimeoutMillis",
-    "readTimeoutMillis",
-    "responseTimeoutMillis",
-    "attemptTimeoutMillis",
 ];
+
+/// Field names the decoders know (payload, configuration, and the `open`
+/// options as `bgupload_ffi::json` lists them).
+pub static FIELDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    PAYLOAD_AND_CONFIG_FIELDS
+        .into_iter()
+        .chain(json::OPEN_OPTION_FIELDS)
+        .collect()
+});
 
 fuzz_enum! {
     pub enum FfiJsonCase {

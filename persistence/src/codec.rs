@@ -343,10 +343,11 @@ impl Loader {
         Ok(())
     }
 
-    /// The state, once the records fit together ([`Recovered::check`]).
+    /// The state, once the records fit together ([`Recovered::check`]; each
+    /// record was checked by [`decode_record`] in [`Loader::push`]).
     pub fn finish(self) -> Result<Recovered, StoreError> {
         self.recovered
-            .check()
+            .check_event_ids_left()
             .map_err(|reason| StoreError::Inconsistent { reason })?;
         Ok(self.recovered)
     }
