@@ -27,47 +27,49 @@ pub const TARGETS: [&str; 4] = [
 
 /// The input as `target` decodes it, for reading a crash.
 pub fn show_input(target: &str, bytes: &[u8]) -> String {
-    let shown = match target {
-        "fsm_sequences" => {
-            seed::decode::<fsm_sequences::Scenario>(bytes).map(|v| format!("{v:#?}"))
-        }
-        "record_decode" => {
-            seed::decode::<record_decode::StoreImage>(bytes).map(|v| format!("{v:#?}"))
-        }
-        "multipart_roundtrip" => {
-            seed::decode::<multipart_roundtrip::MultipartCase>(bytes).map(|v| format!("{v:#?}"))
-        }
-        "ffi_json" => seed::decode::<ffi_json::FfiJsonCase>(bytes).map(|v| format!("{v:#?}")),
-        other => panic!("no fuzz target {other}"),
-    };
-    shown.unwrap_or_else(|error| format!("does not decode: {error}"))
+    dispatch(target, bytes, Action::Show).unwrap_or_default()
 }
 
 /// Runs one input through `target`'s checks, as its fuzz target does.
 /// Inputs that do not decode are ignored, as libFuzzer's harness ignores
 /// them.
 pub fn run_target(target: &str, bytes: &[u8]) {
+    dispatch(target, bytes, Action::Run);
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Run,
+    Show,
+}
+
+/// Each target's input type and checks, named once.
+fn dispatch(target: &str, bytes: &[u8], action: Action) -> Option<String> {
     match target {
-        "fsm_sequences" => {
-            if let Ok(scenario) = seed::decode::<fsm_sequences::Scenario>(bytes) {
-                fsm_sequences::run(&scenario);
-            }
-        }
-        "record_decode" => {
-            if let Ok(image) = seed::decode::<record_decode::StoreImage>(bytes) {
-                record_decode::run(&image);
-            }
-        }
-        "multipart_roundtrip" => {
-            if let Ok(case) = seed::decode::<multipart_roundtrip::MultipartCase>(bytes) {
-                multipart_roundtrip::run(&case);
-            }
-        }
-        "ffi_json" => {
-            if let Ok(case) = seed::decode::<ffi_json::FfiJsonCase>(bytes) {
-                ffi_json::run(&case);
-            }
-        }
+        "fsm_sequences" => with_input(bytes, action, fsm_sequences::run),
+        "record_decode" => with_input(bytes, action, record_decode::run),
+        "multipart_roundtrip" => with_input(bytes, action, multipart_roundtrip::run),
+        "ffi_json" => with_input(bytes, action, ffi_json::run),
         other => panic!("no fuzz target {other}"),
+    }
+}
+
+fn with_input<'a, T: arbitrary::Arbitrary<'a> + std::fmt::Debug>(
+    bytes: &'a [u8],
+    action: Action,
+    run: fn(&T),
+) -> Option<String> {
+    let decoded = seed::decode::<T>(bytes);
+    match action {
+        Action::Run => {
+            if let Ok(input) = &decoded {
+                run(input);
+            }
+            None
+        }
+        Action::Show => Some(match decoded {
+            Ok(input) => format!("{input:#?}"),
+            Err(error) => format!("does not decode: {error}"),
+        }),
     }
 }
