@@ -5,23 +5,29 @@
 # 1. JS API end to end: `node --test cordova/test/plugin.test.mjs` drives
 #    cordova/www/FileTransferManager.js over `bgupload-bridge` (the engine,
 #    as the native glue runs it) against `bgupload serve` on 127.0.0.1.
-# 2. TypeScript: tsc --noEmit on cordova/types (index.d.ts and test.ts).
-# 3. Java glue: javac of cordova/src/android with the cordova-android
+# 2. The reference plugin's own jasmine specs (tests/tests.js of
+#    @spoonconsulting/cordova-plugin-background-upload@4.0.6, fetched with
+#    npm pack, with its test server) over the same binaries:
+#    scripts/reference-specs.sh, cordova/test/reference/run.mjs.
+# 3. TypeScript: tsc --noEmit on cordova/types (index.d.ts, test.ts, and
+#    ionic-compat.ts against @awesome-cordova-plugins/background-upload).
+# 4. Java glue: javac of cordova/src/android with the cordova-android
 #    framework sources it uses (from the npm package) and compile-time stubs
 #    of android.*, androidx.* and org.json (cordova/test/android-stubs).
-# 4. A fresh Cordova app: `cordova create`, `platform add android` and
+# 5. A fresh Cordova app: `cordova create`, `platform add android` and
 #    `ios` (neither needs an SDK to be added), then `plugin add` of a copy
 #    of cordova/ whose native libraries are placeholders (this machine
 #    cannot build them); checks that every file and manifest entry landed
 #    where plugin.xml says, and that without the libraries the plugin's
 #    hook stops `plugin add` with the build command.
-# 5. Swift glue: `swiftc -typecheck` of cordova/src/ios with the generated
+# 6. Swift glue: `swiftc -typecheck` of cordova/src/ios with the generated
 #    bridge, Linux Foundation and stubs of UIKit/Cordova
 #    (cordova/test/ios-stubs), in the Swift chroot of scripts/swift-check.sh
 #    when it exists and this runs as root; skipped (and said so) otherwise.
 #
 # Needs: cargo, node >= 20.17 with npm and access to the npm registry, a
-# JDK (javac). npm tools are cached in target/cordova-check/tools.
+# JDK (javac). npm tools are cached in target/cordova-check/tools (and
+# target/reference-specs for step 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -75,10 +81,13 @@ step "1. JS API over bgupload-bridge (node --test)"
 timeout 1200 cargo build --locked -p bgupload-ffi --bin bgupload-bridge -p bgupload-io --bin bgupload
 BGUPLOAD_BIN_DIR="$target_dir/debug" timeout 600 node --test cordova/test/plugin.test.mjs
 
-step "2. TypeScript (tsc --noEmit)"
+step "2. the reference plugin's jasmine specs over bgupload-bridge"
+BGUPLOAD_BIN_DIR="$target_dir/debug" bash scripts/reference-specs.sh
+
+step "3. TypeScript (tsc --noEmit)"
 timeout 300 cordova/node_modules/.bin/tsc -p cordova/types/tsconfig.json
 
-step "3. Java glue against cordova-android $CORDOVA_ANDROID_VERSION's framework sources"
+step "4. Java glue against cordova-android $CORDOVA_ANDROID_VERSION's framework sources"
 # rustls-platform-verifier's Android library must match the crate's version.
 verifier=$(grep -A1 '^name = "rustls-platform-verifier-android"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 [ -n "$verifier" ] || die "rustls-platform-verifier-android not found in Cargo.lock"
@@ -92,7 +101,7 @@ for class in com/bgupload/cordova/BgUploadPlugin com/bgupload/cordova/UploadWork
     expect_file "$work/classes/$class.class"
 done
 
-step "4. a fresh Cordova app: platforms android and ios, plugin add"
+step "5. a fresh Cordova app: platforms android and ios, plugin add"
 export CI=true
 cordova=("$tools/node_modules/.bin/cordova")
 plugin="$work/plugin"
@@ -174,10 +183,10 @@ expect_line '<param name="ios-package" value="BgUploadPlugin" />' "$ios/App/conf
 expect_js_module "$ios/www/plugins/cordova-plugin-bgupload/www/FileTransferManager.js"
 echo "cordova-check: the plugin's files, manifest entries and project references are in place"
 
-step "5. Swift glue (swiftc -typecheck)"
+step "6. Swift glue (swiftc -typecheck)"
 if [ "$(id -u)" != 0 ] || [ ! -x "$swift_chroot/usr/bin/swiftc" ]; then
     echo "cordova-check: SKIPPED: needs root and the Swift chroot $swift_chroot (scripts/swift-check.sh creates it)"
-    echo "cordova-check: ok (steps 1-4)"
+    echo "cordova-check: ok (steps 1-5)"
     exit 0
 fi
 out_dir=$(timeout 1200 cargo build --locked -p bgupload-ffi --lib --message-format=json-render-diagnostics \

@@ -25,16 +25,13 @@
 //! subject of some rows, but no assertion depends on how fast the machine
 //! runs beyond them.
 
+use bgupload::fsm::ErrorCode;
 use bgupload::fsm::{
     BodyFormat, Config, Event, Outcome, ProgressThrottle, Rejection, RetryPolicy, TerminalEvent,
     UploadPayload,
 };
 use bgupload::io::driver::DriverTask;
 use bgupload::io::receiver::{Receiver, ReceiverConfig};
-use bgupload::io::transport::{
-    ERROR_CODE_CANNOT_CONNECT, ERROR_CODE_CANNOT_READ_FILE, ERROR_CODE_CONNECTION_LOST,
-    ERROR_CODE_TIMED_OUT,
-};
 use bgupload::io::{
     CommandError, Engine, EngineOptions, HttpConfig, HttpTransport, StoreCalls, event_to_json,
 };
@@ -277,7 +274,11 @@ async fn receiver(dir: &Path, throttle_bytes_per_sec: Option<u64>) -> Receiver {
 enum Expect {
     /// `startUpload` refused with exactly this rejection (also delivered
     /// as a FAILED event without `eventId`).
-    Rejected { id: Option<String>, error: String },
+    Rejected {
+        id: Option<String>,
+        error: String,
+        code: Option<i32>,
+    },
     /// Accepted, then UPLOADED with this status (the row checks the rest:
     /// the answer kept, what the receiver got).
     Uploaded { status: u16 },
@@ -305,10 +306,21 @@ impl ErrorText {
     }
 }
 
-fn rejected(id: Option<&str>, error: impl Into<String>) -> Expect {
+/// Refused by the engine, with its `errorCode`.
+fn rejected(id: Option<&str>, code: ErrorCode, error: impl Into<String>) -> Expect {
     Expect::Rejected {
         id: id.map(str::to_owned),
         error: error.into(),
+        code: Some(code.code()),
+    }
+}
+
+/// Refused with one of the reference's own messages: no `errorCode`.
+fn refused_as_reference(id: Option<&str>, error: &str) -> Expect {
+    Expect::Rejected {
+        id: id.map(str::to_owned),
+        error: error.to_owned(),
+        code: None,
     }
 }
 
@@ -345,17 +357,20 @@ async fn run_row(
     let id = upload.id.clone().unwrap_or_default();
     let started = harness.engine.start_upload(upload).await;
     let terminal = match (expect, started) {
-        (Expect::Rejected { id, error }, Err(CommandError::Rejected(rejection))) => {
+        (Expect::Rejected { id, error, code }, Err(CommandError::Rejected(rejection))) => {
             let want = Rejection {
                 id: id.clone(),
                 error: error.clone(),
+                error_code: *code,
             };
             assert_eq!(rejection, want, "{row}");
             let event = harness.events.try_recv().expect("the refusal is delivered");
             assert_eq!(event, Event::Rejected(want), "{row}");
             let json = event_to_json(&event);
-            assert!(
-                json.get("eventId").is_none() && json.get("errorCode").is_none(),
+            assert!(json.get("eventId").is_none(), "{row}: {json}");
+            assert_eq!(
+                json.get("errorCode").and_then(|code| code.as_i64()),
+                code.map(i64::from),
                 "{row}: {json}"
             );
             assert_eq!(json["state"], "FAILED", "{row}");
@@ -444,7 +459,7 @@ async fn user_input_rows() {
         (
             "no field at all",
             UploadPayload::default(),
-            rejected(None, "Upload ID is required"),
+            refused_as_reference(None, "Upload ID is required"),
         ),
         (
             "empty id",
@@ -452,23 +467,43 @@ async fn user_input_rows() {
                 id: Some(String::new()),
                 ..base()
             },
-            rejected(None, "Upload ID is required"),
+            refused_as_reference(None, "Upload ID is required"),
         ),
         (
-            "id that is not a UUID",
+            "id with a line break",
             UploadPayload {
-                id: Some("not-a-uuid".to_owned()),
+                id: Some("abc\r\nInjected: 1".to_owned()),
                 ..base()
             },
-            rejected(Some("not-a-uuid"), "Upload ID must be a UUID string"),
+            rejected(
+                Some("abc\r\nInjected: 1"),
+                ErrorCode::InvalidArgument,
+                "Upload ID must not contain control characters",
+            ),
         ),
         (
-            "id of 10,000 bytes (echoed cut to 256)",
+            "id with ESC and a C1 control character",
+            UploadPayload {
+                id: Some("a\u{1b}[2Jb\u{85}".to_owned()),
+                ..base()
+            },
+            rejected(
+                Some("a\u{1b}[2Jb\u{85}"),
+                ErrorCode::InvalidArgument,
+                "Upload ID must not contain control characters",
+            ),
+        ),
+        (
+            "id of 10,000 bytes (echoed cut to 1,024)",
             UploadPayload {
                 id: Some(long_id.clone()),
                 ..base()
             },
-            rejected(Some(&long_id[..256]), "Upload ID must be a UUID string"),
+            rejected(
+                Some(&long_id[..1_024]),
+                ErrorCode::InvalidArgument,
+                "Upload ID must be at most 1024 bytes of UTF-8",
+            ),
         ),
         (
             "missing serverUrl",
@@ -476,17 +511,17 @@ async fn user_input_rows() {
                 server_url: None,
                 ..base()
             },
-            rejected(Some(&id), "Server URL is required"),
+            refused_as_reference(Some(&id), "Server URL is required"),
         ),
         (
             "empty serverUrl",
             with_url(""),
-            rejected(Some(&id), "Server URL is required"),
+            refused_as_reference(Some(&id), "Server URL is required"),
         ),
         (
             "blank serverUrl",
             with_url("   "),
-            rejected(Some(&id), "Invalid server URL"),
+            refused_as_reference(Some(&id), "Invalid server URL"),
         ),
         (
             "missing filePath",
@@ -494,86 +529,120 @@ async fn user_input_rows() {
                 file_path: None,
                 ..base()
             },
-            rejected(Some(&id), "filePath is required"),
+            refused_as_reference(Some(&id), "filePath is required"),
         ),
         (
             "empty filePath",
             with_path(""),
-            rejected(Some(&id), "filePath is required"),
+            refused_as_reference(Some(&id), "filePath is required"),
         ),
         (
             "relative filePath that does not exist",
             with_path("relative/nope.bin"),
-            rejected(Some(&id), "File not found: relative/nope.bin"),
+            rejected(
+                Some(&id),
+                ErrorCode::FileDoesNotExist,
+                "File not found: relative/nope.bin",
+            ),
         ),
         (
             "relative filePath that exists (Cargo.toml)",
             with_path("Cargo.toml"),
-            rejected(Some(&id), "filePath must be an absolute path: Cargo.toml"),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                "filePath must be an absolute path: Cargo.toml",
+            ),
         ),
         (
             "absolute filePath that does not exist",
             with_path(&missing),
-            rejected(Some(&id), format!("File not found: {missing}")),
+            rejected(
+                Some(&id),
+                ErrorCode::FileDoesNotExist,
+                format!("File not found: {missing}"),
+            ),
         ),
         (
             "filePath with a NUL byte",
             with_path(&format!("{file_text}\0.jpg")),
-            rejected(Some(&id), format!("File not found: {file_text}\0.jpg")),
+            rejected(
+                Some(&id),
+                ErrorCode::FileDoesNotExist,
+                format!("File not found: {file_text}\0.jpg"),
+            ),
         ),
         (
             "filePath is a directory",
             with_path(&directory),
-            rejected(Some(&id), format!("Not a regular file: {directory}")),
+            rejected(
+                Some(&id),
+                ErrorCode::FileIsDirectory,
+                format!("Not a regular file: {directory}"),
+            ),
         ),
         (
             "ftp:// URL",
             with_url("ftp://127.0.0.1/x"),
-            rejected(Some(&id), invalid_scheme),
+            rejected(Some(&id), ErrorCode::UnsupportedUrl, invalid_scheme),
         ),
         (
             "file:// URL",
             with_url("file:///etc/passwd"),
-            rejected(Some(&id), invalid_scheme),
+            rejected(Some(&id), ErrorCode::UnsupportedUrl, invalid_scheme),
         ),
         (
             "javascript: URL",
             with_url("javascript:alert(1)"),
-            rejected(Some(&id), invalid_scheme),
+            rejected(Some(&id), ErrorCode::UnsupportedUrl, invalid_scheme),
         ),
         (
             "URL without a host",
             with_url("http:///upload"),
-            rejected(Some(&id), "Invalid server URL: no host"),
+            rejected(Some(&id), ErrorCode::BadUrl, "Invalid server URL: no host"),
         ),
         (
             "URL with CR/LF",
             with_url(&format!("{url}\r\nX-Injected: 1")),
             rejected(
                 Some(&id),
+                ErrorCode::BadUrl,
                 "Invalid server URL: contains spaces or control characters",
             ),
         ),
         (
             "URL of 8,193 bytes",
             with_url(&format!("http://127.0.0.1/{}", "a".repeat(8_193 - 17))),
-            rejected(Some(&id), "Invalid server URL: longer than 8192 bytes"),
+            rejected(
+                Some(&id),
+                ErrorCode::BadUrl,
+                "Invalid server URL: longer than 8192 bytes",
+            ),
         ),
         (
             "CR/LF in a header value",
             with_headers(vec![("X-Test", "a\r\nX-Injected: 1")]),
-            rejected(Some(&id), header_rejected("X-Test", control)),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                header_rejected("X-Test", control),
+            ),
         ),
         (
             "NUL in a header value",
             with_headers(vec![("X-Test", "a\0b")]),
-            rejected(Some(&id), header_rejected("X-Test", control)),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                header_rejected("X-Test", control),
+            ),
         ),
         (
             "CR/LF in a header name",
             with_headers(vec![("X-Test\r\nX-Injected", "1")]),
             rejected(
                 Some(&id),
+                ErrorCode::InvalidArgument,
                 "header name \"X-Test\\r\\nX-Injected\" is not a valid HTTP header name",
             ),
         ),
@@ -582,28 +651,45 @@ async fn user_input_rows() {
             with_headers(vec![("", "1")]),
             rejected(
                 Some(&id),
+                ErrorCode::InvalidArgument,
                 "header name \"\" is not a valid HTTP header name",
             ),
         ),
         (
             "user Content-Type on a multipart body",
             with_headers(vec![("Content-Type", "text/plain")]),
-            rejected(Some(&id), header_rejected("Content-Type", reserved)),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                header_rejected("Content-Type", reserved),
+            ),
         ),
         (
             "user Content-Length",
             with_headers(vec![("content-length", "1")]),
-            rejected(Some(&id), header_rejected("content-length", reserved)),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                header_rejected("content-length", reserved),
+            ),
         ),
         (
             "user Transfer-Encoding",
             with_headers(vec![("Transfer-Encoding", "chunked")]),
-            rejected(Some(&id), header_rejected("Transfer-Encoding", reserved)),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                header_rejected("Transfer-Encoding", reserved),
+            ),
         ),
         (
             "the same header twice",
             with_headers(vec![("X-A", "1"), ("x-a", "2")]),
-            rejected(Some(&id), "header \"x-a\" is given twice"),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                "header \"x-a\" is given twice",
+            ),
         ),
         (
             "65 headers",
@@ -611,12 +697,20 @@ async fn user_input_rows() {
                 headers: many(65, "X-H"),
                 ..base()
             },
-            rejected(Some(&id), "more than 64 headers"),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                "more than 64 headers",
+            ),
         ),
         (
             "headers over 16 KiB",
             with_headers(vec![("X-Big", &"h".repeat(16 * 1024))]),
-            rejected(Some(&id), "headers are larger than 16384 bytes"),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                "headers are larger than 16384 bytes",
+            ),
         ),
         (
             "257 parameters",
@@ -624,7 +718,11 @@ async fn user_input_rows() {
                 parameters: many(257, "p"),
                 ..base()
             },
-            rejected(Some(&id), "more than 256 parameters"),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                "more than 256 parameters",
+            ),
         ),
         (
             "parameters over 1 MiB",
@@ -632,7 +730,11 @@ async fn user_input_rows() {
                 parameters: vec![("big".to_owned(), "p".repeat(MIB))],
                 ..base()
             },
-            rejected(Some(&id), "parameters are larger than 1048576 bytes"),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                "parameters are larger than 1048576 bytes",
+            ),
         ),
         (
             "parameter with an empty name",
@@ -640,7 +742,11 @@ async fn user_input_rows() {
                 parameters: vec![(String::new(), "v".to_owned())],
                 ..base()
             },
-            rejected(Some(&id), "a parameter has an empty name"),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                "a parameter has an empty name",
+            ),
         ),
         (
             "fileKey of 257 bytes",
@@ -648,7 +754,11 @@ async fn user_input_rows() {
                 file_key: Some("k".repeat(257)),
                 ..base()
             },
-            rejected(Some(&id), "fileKey is longer than 256 bytes"),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                "fileKey is longer than 256 bytes",
+            ),
         ),
         (
             "notificationTitle of 1,025 bytes",
@@ -656,7 +766,11 @@ async fn user_input_rows() {
                 notification_title: Some("t".repeat(1_025)),
                 ..base()
             },
-            rejected(Some(&id), "notificationTitle is longer than 1024 bytes"),
+            rejected(
+                Some(&id),
+                ErrorCode::InvalidArgument,
+                "notificationTitle is longer than 1024 bytes",
+            ),
         ),
         (
             "requestMethod DELETE",
@@ -666,6 +780,7 @@ async fn user_input_rows() {
             },
             rejected(
                 Some(&id),
+                ErrorCode::InvalidArgument,
                 "requestMethod must be POST or PUT, not \"DELETE\"",
             ),
         ),
@@ -685,9 +800,9 @@ async fn user_input_rows() {
             "Upload Settings object is missing or has invalid arguments",
         ),
         (
-            "JSON: id is a number",
-            r#"{"id": 5}"#.to_owned(),
-            "id must be a string, not a number",
+            "JSON: id is a boolean",
+            r#"{"id": true}"#.to_owned(),
+            "id must be a string, not a boolean",
         ),
         (
             "JSON: filePath is an array",
@@ -710,7 +825,74 @@ async fn user_input_rows() {
     ];
     for (row, json, error) in json_rows {
         let refused = bgupload_ffi::json::upload_payload(Some(&json)).unwrap_err();
-        assert_eq!(refused.message, error, "{row}");
+        assert_eq!(refused.error, error, "{row}");
+        harness.check_nothing_lost(row).await;
+    }
+
+    // Ids are any text: path-like and the longest are accepted, sent and
+    // echoed exactly (ffi's body_path test: never a file name as it is).
+    for (row, hostile_id) in [
+        ("path-like id", "../../x".to_owned()),
+        (
+            "id with a slash, spaces and non-ASCII",
+            "a/b c/é 文".to_owned(),
+        ),
+        ("id of exactly 1,024 bytes", "é".repeat(512)),
+    ] {
+        let upload = UploadPayload {
+            id: Some(hostile_id.clone()),
+            ..payload("", &file, &url)
+        };
+        let terminal = run_row(&mut harness, row, upload, &Expect::Uploaded { status: 201 })
+            .await
+            .expect("accepted");
+        assert_eq!(terminal.upload_id.as_str(), hostile_id, "{row}");
+        let json = event_to_json(&Event::Terminal(terminal.clone()));
+        assert_eq!(json["id"], hostile_id.as_str(), "{row}");
+        assert!(json["eventId"].is_string(), "{row}: {json}");
+        harness.check_nothing_lost(row).await;
+    }
+
+    // eventIds: any non-empty text is taken; one never issued succeeds and
+    // changes nothing (the sentinel's event stays); a missing or
+    // overlong one is refused with a clear message.
+    let sentinel_id = harness.sentinel.event_id.to_string();
+    let event_rows: Vec<(&str, String, Result<(), &str>)> = vec![
+        (
+            "eventId: an iOS Core Data URI",
+            "x-coredata://123/UploadEvent/p1".to_owned(),
+            Ok(()),
+        ),
+        (
+            "eventId: an upload id",
+            harness.sentinel.upload_id.to_string(),
+            Ok(()),
+        ),
+        ("eventId: path-like", "../../x".to_owned(), Ok(())),
+        ("eventId: -1", "-1".to_owned(), Ok(())),
+        ("eventId: 1e3", "1e3".to_owned(), Ok(())),
+        ("eventId: leading zero", format!("0{sentinel_id}"), Ok(())),
+        ("eventId: with a NUL", format!("{sentinel_id}\0"), Ok(())),
+        ("eventId: 2^53", "9007199254740992".to_owned(), Ok(())),
+        ("eventId: 1,024 bytes", "7".repeat(1_024), Ok(())),
+        (
+            "eventId: 1,025 bytes",
+            "7".repeat(1_025),
+            Err("Event ID must be at most 1024 bytes"),
+        ),
+        ("eventId: empty", String::new(), Err("Event ID is required")),
+    ];
+    for (row, text, expected) in event_rows {
+        let answer = match bgupload_ffi::json::event_id(Some(&text)) {
+            Err(error) => Err(error.to_string()),
+            Ok(None) => Ok(()),
+            Ok(Some(event_id)) => harness
+                .engine
+                .acknowledge_event(event_id)
+                .await
+                .map_err(|error| error.to_string()),
+        };
+        assert_eq!(answer, expected.map_err(str::to_owned), "{row}");
         harness.check_nothing_lost(row).await;
     }
 
@@ -821,6 +1003,7 @@ async fn user_input_rows() {
     } else {
         rejected(
             Some(&upload_id),
+            ErrorCode::NoPermissionsToReadFile,
             format!("File is not readable: {locked_text}"),
         )
     };
@@ -923,6 +1106,7 @@ async fn unreadable_file_as_another_user() {
         payload(&upload_id, &locked, &url),
         &rejected(
             Some(&upload_id),
+            ErrorCode::NoPermissionsToReadFile,
             format!("File is not readable: {}", locked.display()),
         ),
     )
@@ -986,7 +1170,7 @@ async fn file_changes_while_sent(harness: &mut Harness) {
             path.display()
         );
         let expect = Expect::Failed {
-            code: ERROR_CODE_CANNOT_READ_FILE,
+            code: ErrorCode::NoPermissionsToReadFile.code(),
             error: ErrorText::Between(start.clone(), String::new()),
         };
         check_terminal(row, &terminal, &expect);
@@ -1234,7 +1418,7 @@ async fn server_rows() {
     type ExpectFor = Box<dyn Fn(&str) -> Expect>;
     let timed_out: ExpectFor = Box::new(|url| {
         gave_up_exactly(
-            ERROR_CODE_TIMED_OUT,
+            ErrorCode::TimedOut.code(),
             format!("error sending request for url ({url}): operation timed out"),
         )
     });
@@ -1252,7 +1436,7 @@ async fn server_rows() {
             small,
             Box::new(|url| {
                 gave_up_exactly(
-                    ERROR_CODE_TIMED_OUT,
+                    ErrorCode::TimedOut.code(),
                     format!("error sending request for url ({url}): operation timed out"),
                 )
             }),
@@ -1266,7 +1450,7 @@ async fn server_rows() {
             small,
             Box::new(|url| {
                 gave_up_exactly(
-                    ERROR_CODE_TIMED_OUT,
+                    ErrorCode::TimedOut.code(),
                     format!("error reading the answer from {url}: not complete within 2 s"),
                 )
             }),
@@ -1279,7 +1463,7 @@ async fn server_rows() {
             large,
             Box::new(|url| {
                 gave_up(
-                    ERROR_CODE_CONNECTION_LOST,
+                    ErrorCode::NetworkConnectionLost.code(),
                     format!("error sending request for url ({url}): client error (SendRequest): "),
                 )
             }),
@@ -1293,7 +1477,7 @@ async fn server_rows() {
             small,
             Box::new(|_| {
                 gave_up_exactly(
-                    ERROR_CODE_CONNECTION_LOST,
+                    ErrorCode::NetworkConnectionLost.code(),
                     "error decoding response body: error reading a body from connection: \
                      end of file before message length reached",
                 )
@@ -1306,7 +1490,7 @@ async fn server_rows() {
             small,
             Box::new(|url| {
                 gave_up_exactly(
-                    ERROR_CODE_CONNECTION_LOST,
+                    ErrorCode::NetworkConnectionLost.code(),
                     format!(
                         "error sending request for url ({url}): client error (SendRequest): \
                          invalid HTTP version parsed"
@@ -1384,7 +1568,7 @@ async fn server_rows() {
         row,
         payload(&id, small, &url),
         &gave_up_exactly(
-            ERROR_CODE_CANNOT_CONNECT,
+            ErrorCode::CannotConnectToHost.code(),
             format!(
                 "error sending request for url ({url}): client error (Connect): \
                  tcp connect error: Connection refused (os error 111)"
@@ -1458,7 +1642,7 @@ async fn attempt_longer_than_its_limit() {
         row,
         payload(&id, &file, &url),
         &gave_up_exactly(
-            ERROR_CODE_TIMED_OUT,
+            ErrorCode::TimedOut.code(),
             format!("upload to {url} not complete within 1.5 s"),
         ),
     )

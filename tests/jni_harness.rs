@@ -12,7 +12,9 @@
 //! or newer. Without one the test fails with the install command
 //! (`apt-get install -y openjdk-17-jdk-headless`). Every wait is bounded.
 
-use bgupload::fsm::validate::{MSG_EVENT_ID_REQUIRED, MSG_ID_REQUIRED, MSG_PAYLOAD_MISSING};
+use bgupload::fsm::validate::{
+    MSG_EVENT_ID_REQUIRED, MSG_ID_REQUIRED, MSG_PAYLOAD_MISSING, REFERENCE_MESSAGES,
+};
 use bgupload::io::receiver::{Receiver, ReceiverConfig};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -157,8 +159,10 @@ impl Delivered {
         self.json["state"].as_str().unwrap_or("")
     }
 
+    /// The `eventId`, which events carry as a string of digits.
     fn event_id(&self) -> Option<u64> {
-        self.json["eventId"].as_u64()
+        let text = self.json["eventId"].as_str()?;
+        Some(text.parse().expect("an eventId of digits"))
     }
 
     fn is_final(&self) -> bool {
@@ -364,9 +368,10 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|name| (*name).to_owned()).collect()
 }
 
-/// Events carry exactly the reference plugin's fields for their state.
+/// Events carry exactly the reference plugin's fields for their state, and
+/// a refusal an `errorCode` unless it is one of the reference's own.
 fn check_shape(event: &Delivered) {
-    let expected = match (event.state(), event.event_id().is_some()) {
+    let mut expected = match (event.state(), event.event_id().is_some()) {
         ("UPLOADING", _) => set(&["id", "state", "progress"]),
         ("UPLOADED", true) => set(&["id", "eventId", "state", "statusCode", "serverResponse"]),
         ("FAILED", true) => set(&["id", "eventId", "state", "error", "errorCode"]),
@@ -374,6 +379,11 @@ fn check_shape(event: &Delivered) {
         ("FAILED", false) => set(&["state", "error"]),
         _ => panic!("unexpected event {:?}", event.json),
     };
+    let error = event.json["error"].as_str().unwrap_or("");
+    if event.state() == "FAILED" && !REFERENCE_MESSAGES.contains(&error) {
+        expected.insert("errorCode".to_owned());
+        assert!(event.json["errorCode"].is_i64(), "{}", event.json);
+    }
     assert_eq!(keys(event), expected, "fields of {}", event.json);
     if event.state() == "UPLOADING" {
         let progress = event.json["progress"].as_u64().expect("numeric progress");
@@ -421,13 +431,14 @@ fn uploads_through_jni_with_events_acknowledgement_and_errors() {
     let mut jvm = Jvm::start(&classes, &library);
 
     // Before open: clear errors, no crash.
+    // Any text is an id (the reference's own tests use such ids).
     let ids = [
-        "11111111-2222-4333-8444-555555555501",
-        "11111111-2222-4333-8444-555555555502",
-        "11111111-2222-4333-8444-555555555503",
+        "abc",
+        "file_1",
+        "../../x",
         "11111111-2222-4333-8444-555555555504",
-        "11111111-2222-4333-8444-555555555505",
-        "11111111-2222-4333-8444-555555555506",
+        "123_456",
+        "é 文/6",
     ];
     assert_eq!(jvm.error(&["startUpload", "{}"]), NOT_OPEN);
     assert_eq!(jvm.error(&["init", "a", "{}"]), NOT_OPEN);
@@ -585,8 +596,8 @@ fn uploads_through_jni_with_events_acknowledgement_and_errors() {
         ("<null>".to_owned(), MSG_PAYLOAD_MISSING.to_owned(), None),
         ("{}".to_owned(), MSG_ID_REQUIRED.to_owned(), None),
         (
-            r#"{"id":5}"#.to_owned(),
-            "id must be a string, not a number".to_owned(),
+            r#"{"id":true}"#.to_owned(),
+            "id must be a string, not a boolean".to_owned(),
             None,
         ),
         (
@@ -641,9 +652,19 @@ fn uploads_through_jni_with_events_acknowledgement_and_errors() {
         MSG_EVENT_ID_REQUIRED
     );
     assert_eq!(jvm.error(&["acknowledgeEvent", ""]), MSG_EVENT_ID_REQUIRED);
-    assert!(
-        jvm.error(&["acknowledgeEvent", "abc"])
-            .starts_with("Event ID must be a non-negative integer")
+    // Ids never issued succeed and change nothing (the reference's answer).
+    for never_issued in [
+        "abc",
+        "x-coredata://123/UploadEvent/p1",
+        ids[0],
+        "-1",
+        "1e3",
+    ] {
+        jvm.ok(&["acknowledgeEvent", never_issued]);
+    }
+    assert_eq!(
+        jvm.error(&["acknowledgeEvent", &"7".repeat(1_025)]),
+        "Event ID must be at most 1024 bytes"
     );
     assert_eq!(jvm.error(&["removeUpload", "<null>"]), MSG_ID_REQUIRED);
     assert_eq!(jvm.error(&["removeUpload", ""]), MSG_ID_REQUIRED);

@@ -88,8 +88,16 @@ async function startApp (t, dataDir = path.join(work.dir, `engine-${++apps}`)) {
     return app;
 }
 
+/**
+ * A fresh upload id as apps write them: any text (the reference's own tests
+ * use 'abc', 'file_1', '123_456'), here path-like and non-ASCII too.
+ */
+function appId () {
+    return `../upload ${randomUUID().slice(0, 8)}/é`;
+}
+
 function payload (file, extra = {}) {
-    return { id: randomUUID(), filePath: file.path, serverUrl: fast.url, ...extra };
+    return { id: appId(), filePath: file.path, serverUrl: fast.url, ...extra };
 }
 
 function receivedInfo (event) {
@@ -158,7 +166,7 @@ test('startUpload: a missing file is refused by the engine, once, with id', { ti
     const settings = payload({ path: missing });
     uploader.startUpload(settings);
     const event = await events.waitFor((e) => e.id === settings.id, 'the refusal');
-    assert.deepEqual(event, { id: settings.id, state: 'FAILED', error: `File not found: ${missing}` });
+    assert.deepEqual(event, { id: settings.id, state: 'FAILED', error: `File not found: ${missing}`, errorCode: -1100 });
     assert.deepEqual(await events.quietAfter(), []);
 });
 
@@ -182,7 +190,8 @@ test('startUpload: POST with defaults, progress, then UPLOADED 201 with the echo
     const uploaded = await events.terminal(settings.id);
     assert.equal(uploaded.state, 'UPLOADED');
     assert.equal(uploaded.statusCode, 201);
-    assert.equal(typeof uploaded.eventId, 'number');
+    assert.equal(typeof uploaded.eventId, 'string');
+    assert.match(uploaded.eventId, /^[1-9][0-9]*$/);
     assert.deepEqual(Object.keys(uploaded).sort(), ['eventId', 'id', 'serverResponse', 'state', 'statusCode']);
     const info = receivedInfo(uploaded);
     assert.equal(info.originalFilename, 'large-a.bin');
@@ -307,9 +316,14 @@ test('removeUpload: a running upload ends FAILED -999 with eventId; ids are chec
     }
     assert.deepEqual(await answerOf(uploader.acknowledgeEvent.bind(uploader), 987654), { ok: true, value: undefined },
         'an unknown event id succeeds');
-    const bad = await answerOf(uploader.acknowledgeEvent.bind(uploader), 'abc');
-    assert.equal(bad.ok, false);
-    assert.match(bad.value.error, /^Event ID must be/);
+    for (const never of ['abc', 'x-coredata://123/UploadEvent/p1', settings.id, '-1', '1e3']) {
+        assert.deepEqual(await answerOf(uploader.acknowledgeEvent.bind(uploader), never), { ok: true, value: undefined },
+            `an eventId never issued (${never}) succeeds`);
+    }
+    const long = await answerOf(uploader.acknowledgeEvent.bind(uploader), '7'.repeat(1025));
+    assert.deepEqual(long, { ok: false, value: { error: 'Event ID must be at most 1024 bytes' } });
+    assert.deepEqual(await answerOf(uploader.acknowledgeEvent.bind(uploader), cancelled.eventId), { ok: true, value: undefined },
+        'the delivered eventId, a string, acknowledges');
     // Missing callbacks are allowed.
     uploader.removeUpload(undefined);
     uploader.acknowledgeEvent(undefined);

@@ -20,7 +20,11 @@ export type FieldValue = string | number | boolean;
 
 /** `startUpload` settings. */
 export interface UploadPayload {
-    /** A unique id of the upload (UUID string). */
+    /**
+     * The app's id of the upload: any non-empty string (at most 1024 bytes of
+     * UTF-8, no control characters), echoed unchanged in its events. Unique
+     * among uploads in progress or with an unacknowledged event.
+     */
     id: string;
     /** The file: an absolute path, or a file:// URL (percent-encoded). */
     filePath: string;
@@ -43,17 +47,25 @@ export interface UploadPayload {
 /** Progress of an upload in flight; never persisted, no eventId. */
 export interface UploadingEvent {
     state: 'UPLOADING';
+    /** The upload's `id`, as given to `startUpload`. */
     id: string;
     /** 0 to 100. */
     progress: number;
+    /** Never present: progress is not acknowledged. */
     eventId?: undefined;
 }
 
 /** The server answered (any HTTP status). Persisted until acknowledged. */
 export interface UploadedEvent {
     state: 'UPLOADED';
+    /** The upload's `id`, as given to `startUpload`. */
     id: string;
-    eventId: number;
+    /**
+     * The event's id, for `acknowledgeEvent`: a string of decimal digits
+     * (e.g. "7"), the same on every delivery of this event.
+     */
+    eventId: string;
+    /** The HTTP status of the server's answer (any status, 2xx or not). */
     statusCode: number;
     /** The response body as text ("" when empty). */
     serverResponse: string;
@@ -62,9 +74,16 @@ export interface UploadedEvent {
 /** The upload failed for good, or was removed (errorCode -999). Persisted until acknowledged. */
 export interface FailedEvent {
     state: 'FAILED';
+    /** The upload's `id`, as given to `startUpload`. */
     id: string;
-    eventId: number;
+    /**
+     * The event's id, for `acknowledgeEvent`: a string of decimal digits
+     * (e.g. "7"), the same on every delivery of this event.
+     */
+    eventId: string;
+    /** What went wrong, as text. */
     error: string;
+    /** Always present here: the cause's code (-999 when removed). */
     errorCode: number;
 }
 
@@ -74,10 +93,19 @@ export interface FailedEvent {
  */
 export interface RefusedEvent {
     state: 'FAILED';
+    /** The settings' `id`, when they had one. */
     id?: string;
+    /** Why the call was refused, as text. */
     error: string;
+    /** Never present: a refusal is not persisted nor acknowledged. */
     eventId?: undefined;
-    errorCode?: undefined;
+    /**
+     * The cause's code, on every refusal the engine makes; absent on the
+     * reference plugin's own five messages (settings missing, `Upload ID is
+     * required`, `Server URL is required`, `Invalid server URL`, `filePath is
+     * required`) and on errors of an engine that could not take the call.
+     */
+    errorCode?: number;
 }
 
 export type UploadEvent = UploadingEvent | UploadedEvent | FailedEvent | RefusedEvent;
@@ -94,8 +122,11 @@ export interface Uploader {
     startUpload(payload: UploadPayload): void;
     /** Cancels and removes an upload (FAILED, errorCode -999); an unknown id succeeds. */
     removeUpload(id: string, success?: () => void, error?: (error: UploaderError) => void): void;
-    /** Removes a delivered event for good; an unknown id succeeds. */
-    acknowledgeEvent(eventId: number, success?: () => void, error?: (error: UploaderError) => void): void;
+    /**
+     * Removes a delivered event for good; an unknown id succeeds. `eventId`
+     * is an event's `eventId` (a string); a number is accepted too, as text.
+     */
+    acknowledgeEvent(eventId: string | number, success?: () => void, error?: (error: UploaderError) => void): void;
     /** Stops delivering events to this callback; uploads go on. */
     destroy(success?: () => void, error?: (error: UploaderError) => void): void;
 }

@@ -21,7 +21,7 @@ use crate::delivery::{Delivery, EventCallback};
 use crate::error::{FfiError, catch_panic};
 use crate::host_transfer::{HostReport, HostTransport, Routed, TransferHost};
 use crate::json;
-use bgupload_fsm::{Event, Limits, Options, Rejection, TransferOwnership, UploadId};
+use bgupload_fsm::{Event, Limits, Options, TransferOwnership, UploadId};
 use bgupload_io::driver::DriverTask;
 use bgupload_io::{
     CommandError, Engine, EngineOptions, EventSink, HttpConfig, HttpTransport, StoreCalls,
@@ -278,14 +278,12 @@ pub fn start_upload(payload_json: Option<&str>) -> Result<(), FfiError> {
         let payload = match json::upload_payload(payload_json) {
             Ok(payload) => payload,
             Err(refused) => {
-                let event = Event::Rejected(Rejection {
-                    id: refused.id,
-                    error: refused.message.clone(),
-                });
+                let message = refused.error.clone();
+                let event = Event::Rejected(refused);
                 handles
                     .delivery
                     .push_to_current(event_to_json(&event).to_string());
-                return Err(FfiError::Rejected(refused.message));
+                return Err(FfiError::Rejected(message));
             }
         };
         run(&handles, handles.engine.start_upload(payload))
@@ -303,12 +301,15 @@ pub fn remove_upload(upload_id: Option<&str>) -> Result<(), FfiError> {
 }
 
 /// `acknowledgeEvent(eventId)`: the event is never delivered again once
-/// this returns; an unknown id succeeds.
+/// this returns. Any non-empty id is taken; one this engine never issued
+/// succeeds and changes nothing.
 pub fn acknowledge_event(event_id: Option<&str>) -> Result<(), FfiError> {
     catch_panic(|| {
         let handles = handles(true)?;
-        let event_id = json::event_id(event_id)?;
-        run(&handles, handles.engine.acknowledge_event(event_id))
+        match json::event_id(event_id)? {
+            Some(event_id) => run(&handles, handles.engine.acknowledge_event(event_id)),
+            None => Ok(()),
+        }
     })
 }
 

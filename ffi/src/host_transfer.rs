@@ -14,12 +14,11 @@
 //! This module moves bytes and reports; whether and when to start, retry or
 //! give up is the state machine's.
 
-use bgupload_fsm::{Attempt, FileCheck, TransferFailure, TransferReport, UploadId, UploadRequest};
-use bgupload_io::multipart::{Body, BodyError};
-use bgupload_io::transport::{
-    AttemptReport, ERROR_CODE_CANNOT_READ_FILE, ERROR_CODE_FILE_DOES_NOT_EXIST, ProgressSink,
-    Transport, body_spec, check_local_file,
+use bgupload_fsm::{
+    Attempt, ErrorCode, FileCheck, TransferFailure, TransferReport, UploadId, UploadRequest,
 };
+use bgupload_io::multipart::{Body, BodyError};
+use bgupload_io::transport::{AttemptReport, ProgressSink, Transport, body_spec, check_local_file};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -29,10 +28,6 @@ use tokio::sync::oneshot;
 
 /// Subdirectory of the data directory holding prepared request bodies.
 pub const TRANSFERS_DIR: &str = "transfers";
-/// `errorCode` when the body file cannot be written (NSURLErrorCannotCreateFile).
-pub const ERROR_CODE_CANNOT_CREATE_FILE: i32 = -3000;
-/// `errorCode` when the host dropped an attempt without a report.
-pub const ERROR_CODE_HOST_LOST_TRANSFER: i32 = -1005;
 /// Attempts remembered as ended, so that the engine's cancel of an attempt
 /// that has already ended (it cancels on every end) does not reach the host.
 pub const MAX_ENDED_REMEMBERED: usize = 1_024;
@@ -168,9 +163,21 @@ impl Inner {
     }
 }
 
-/// The body file of one attempt.
+/// The body file of one attempt. An upload id is any text (`../../x`, 1 KiB
+/// of it, a `/`), so it is never the file name as it is: the name is the
+/// id's first few safe characters, for a reader, then the SHA-256 of its
+/// bytes, which tells ids apart, then the attempt.
 pub fn body_path(dir: &Path, upload_id: &UploadId, attempt: Attempt) -> PathBuf {
-    dir.join(format!("{}-{}.body", upload_id.as_str(), attempt.0))
+    use sha2::{Digest, Sha256};
+    const READABLE_BYTES: usize = 32;
+    let readable: String = upload_id
+        .as_str()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .take(READABLE_BYTES)
+        .collect();
+    let digest = hex::encode(Sha256::digest(upload_id.as_str().as_bytes()));
+    dir.join(format!("{readable}.{digest}.{}.body", attempt.0))
 }
 
 /// The OS-owned transport. Cheap to clone.
@@ -302,7 +309,7 @@ impl Transport for HostTransport {
                 Err(join_error) => {
                     return failed(
                         format!("cannot prepare the request body: {join_error}"),
-                        ERROR_CODE_CANNOT_CREATE_FILE,
+                        ErrorCode::CannotCreateFile.code(),
                         true,
                     );
                 }
@@ -323,7 +330,7 @@ impl Transport for HostTransport {
             let outcome = report.await.unwrap_or_else(|_| {
                 failed(
                     "the host dropped the transfer without a report".to_owned(),
-                    ERROR_CODE_HOST_LOST_TRANSFER,
+                    ErrorCode::HostLostTransfer.code(),
                     true,
                 )
             });
@@ -378,7 +385,7 @@ fn write_body(
                 "cannot write the request body to {}: {error}",
                 path.display()
             ),
-            ERROR_CODE_CANNOT_CREATE_FILE,
+            ErrorCode::CannotCreateFile.code(),
             true,
         )
     };
@@ -398,14 +405,20 @@ fn write_body(
 fn body_failure(error: &BodyError) -> TransferReport {
     match error {
         BodyError::FileNotFound { .. } => {
-            failed(error.to_string(), ERROR_CODE_FILE_DOES_NOT_EXIST, false)
+            failed(error.to_string(), ErrorCode::FileDoesNotExist.code(), false)
         }
         // Our own file could not be written (disk full): another attempt
         // may succeed.
-        BodyError::Write { .. } => failed(error.to_string(), ERROR_CODE_CANNOT_CREATE_FILE, true),
+        BodyError::Write { .. } => {
+            failed(error.to_string(), ErrorCode::CannotCreateFile.code(), true)
+        }
         // The app's file is unreadable or changed: another attempt would not
         // send the file the app asked for.
-        _ => failed(error.to_string(), ERROR_CODE_CANNOT_READ_FILE, false),
+        _ => failed(
+            error.to_string(),
+            ErrorCode::NoPermissionsToReadFile.code(),
+            false,
+        ),
     }
 }
 
@@ -430,4 +443,44 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_path;
+    use bgupload_fsm::{Attempt, UploadId};
+    use std::path::{Component, Path};
+
+    #[test]
+    fn body_files_stay_in_their_directory_whatever_the_id() {
+        let dir = Path::new("/data/transfers");
+        let ids = [
+            "../../x",
+            "/etc/passwd",
+            "a/b",
+            "..",
+            ".",
+            "é 文",
+            &"z".repeat(1_024),
+        ];
+        let mut names = Vec::new();
+        for text in ids {
+            let path = body_path(dir, &UploadId::parse(text).unwrap(), Attempt(3));
+            assert_eq!(path.parent(), Some(dir), "{text}");
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            assert!(name.len() <= 120, "{text}: {name}");
+            assert!(
+                path.components()
+                    .all(|part| !matches!(part, Component::ParentDir)),
+                "{text}"
+            );
+            names.push(name);
+        }
+        let case = |text: &str| body_path(dir, &UploadId::parse(text).unwrap(), Attempt(1));
+        assert_ne!(case("ab"), case("AB"), "ids that differ in bytes differ");
+        assert_ne!(case("a/b"), case("ab"));
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ids.len());
+    }
 }

@@ -8,8 +8,11 @@
 //! defaults) are the state machine's (`bgupload_fsm::validate`).
 
 use crate::error::FfiError;
-use bgupload_fsm::validate::{MSG_EVENT_ID_REQUIRED, MSG_ID_REQUIRED, MSG_PAYLOAD_MISSING};
-use bgupload_fsm::{BodyFormat, Config, EventId, UploadPayload};
+use bgupload_fsm::validate::{
+    MAX_EVENT_ID_TEXT_BYTES, MSG_EVENT_ID_TOO_LONG, MSG_ID_REQUIRED, MSG_PAYLOAD_MISSING,
+    acknowledged_event,
+};
+use bgupload_fsm::{BodyFormat, Config, ErrorCode, EventId, Rejection, UploadPayload};
 use bgupload_io::HttpConfig;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -20,23 +23,12 @@ use std::time::Duration;
 /// Largest JSON text accepted for a payload, a configuration or options
 /// (parameters may hold up to 1 MiB; escaping may double it).
 pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
-/// Longest `eventId` text accepted (a u64 has 20 digits).
-pub const MAX_EVENT_ID_TEXT_BYTES: usize = 64;
 /// Longest value echoed back in an error message.
 const MAX_ECHOED_BYTES: usize = 64;
 /// Longest network timeout an `open` option may set.
 pub const MAX_TIMEOUT_MILLIS: u64 = 60 * 60 * 1_000;
 /// Longest `attemptTimeoutMillis` (30 days).
 pub const MAX_ATTEMPT_TIMEOUT_MILLIS: u64 = 30 * 24 * 60 * 60 * 1_000;
-
-/// A payload the FFI layer could not turn into an [`UploadPayload`]: the
-/// refusal, with the upload id when the payload had a usable one (so the
-/// FAILED event can carry it, as the reference plugin's does).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayloadError {
-    pub id: Option<String>,
-    pub message: String,
-}
 
 /// Options of `open`, all optional: `{"networkReachable": bool, "seed":
 /// number, "connectTimeoutMillis": number, "readTimeoutMillis": number,
@@ -169,39 +161,24 @@ pub fn upload_id(text: Option<&str>) -> Result<String, FfiError> {
     }
 }
 
-/// The id of `acknowledgeEvent`: a JSON number (`7`), a JSON string
-/// (`"7"`) or bare digits.
-pub fn event_id(text: Option<&str>) -> Result<EventId, FfiError> {
-    let text = text.map(str::trim).unwrap_or("");
-    if text.is_empty() || text == "null" || text == "\"\"" {
-        return Err(invalid(MSG_EVENT_ID_REQUIRED.to_owned()));
+/// The id of `acknowledgeEvent`, as the app gave it: its text (a JS number
+/// arrives as its text, `7` as `"7"`), or that text as a JSON string
+/// literal (`"\"7\""`) from hosts that encode it. `Some` names an event this
+/// engine may have issued ([`EventId::from_app_text`]); `None` is any other
+/// non-empty id (an iOS Core Data URI, an upload id, `"-1"`, `"1e3"`), which
+/// the reference answers with success and which changes nothing. Only a
+/// missing or empty id is refused, and one over
+/// [`MAX_EVENT_ID_TEXT_BYTES`].
+pub fn event_id(text: Option<&str>) -> Result<Option<EventId>, FfiError> {
+    let text = text.unwrap_or("");
+    if text.len() > MAX_EVENT_ID_TEXT_BYTES.saturating_add(2) {
+        return Err(invalid(MSG_EVENT_ID_TOO_LONG.to_owned()));
     }
-    let not_a_number = || {
-        invalid(format!(
-            "Event ID must be a non-negative integer, not {}",
-            echo(text)
-        ))
-    };
-    if text.len() > MAX_EVENT_ID_TEXT_BYTES {
-        return Err(not_a_number());
-    }
-    let digits = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Number(number)) => {
-            return integer_of(&number).map(EventId).ok_or_else(not_a_number);
-        }
-        Ok(Value::String(inner)) => inner.trim().to_owned(),
+    let named = match serde_json::from_str::<Value>(text) {
+        Ok(Value::String(inner)) if text.starts_with('"') => inner,
         _ => text.to_owned(),
     };
-    if digits.is_empty() {
-        return Err(invalid(MSG_EVENT_ID_REQUIRED.to_owned()));
-    }
-    if !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return Err(not_a_number());
-    }
-    digits
-        .parse::<u64>()
-        .map(EventId)
-        .map_err(|_| not_a_number())
+    acknowledged_event(&named).map_err(|message| invalid(message.to_owned()))
 }
 
 /// Decodes a `startUpload` payload. Fields: `id`, `filePath` (an absolute
@@ -210,13 +187,18 @@ pub fn event_id(text: Option<&str>) -> Result<EventId, FfiError> {
 /// numbers and booleans turned into text, `null` values left out, order
 /// kept), `notificationTitle`, `requestMethod`, `uploadType`
 /// (`"multipart"`, the default, or `"raw"`). Unknown fields are ignored.
-pub fn upload_payload(text: Option<&str>) -> Result<UploadPayload, PayloadError> {
-    let missing = |detail: Option<String>| PayloadError {
-        id: None,
-        message: match detail {
-            None => MSG_PAYLOAD_MISSING.to_owned(),
-            Some(detail) => format!("{MSG_PAYLOAD_MISSING}: {detail}"),
-        },
+///
+/// A refusal is the reference's own message (no `errorCode`) when there is
+/// no payload object at all, and otherwise names the field, with
+/// [`ErrorCode::InvalidArgument`] and the id when the payload had one.
+pub fn upload_payload(text: Option<&str>) -> Result<UploadPayload, Rejection> {
+    let missing = |detail: Option<String>| match detail {
+        None => Rejection::reference(None, MSG_PAYLOAD_MISSING),
+        Some(detail) => Rejection::coded(
+            None,
+            ErrorCode::InvalidArgument,
+            format!("{MSG_PAYLOAD_MISSING}: {detail}"),
+        ),
     };
     let text = text.map(str::trim).unwrap_or("");
     if text.is_empty() || text == "null" {
@@ -235,11 +217,11 @@ pub fn upload_payload(text: Option<&str>) -> Result<UploadPayload, PayloadError>
     let raw: RawPayload = serde_json::from_str(text)
         .map_err(|error| missing(Some(format!("not valid JSON ({error})"))))?;
 
-    let id = optional_string("id", raw.id.as_ref())
-        .map_err(|message| PayloadError { id: None, message })?;
-    let with_id = |message: String| PayloadError {
-        id: id.clone().filter(|id| !id.is_empty()),
-        message,
+    let id = id_text(raw.id.as_ref())
+        .map_err(|message| Rejection::coded(None, ErrorCode::InvalidArgument, message))?;
+    let with_id = |message: String| {
+        let id = id.clone().filter(|id| !id.is_empty());
+        Rejection::coded(id, ErrorCode::InvalidArgument, message)
     };
     let file_path = optional_string("filePath", raw.file_path.as_ref())
         .map_err(with_id)?
@@ -378,6 +360,15 @@ fn text_pairs(field: &str, value: Option<Loose>) -> Result<Vec<(String, String)>
 }
 
 /// A string field; `null` or absent is `None`.
+/// The payload's `id`: a string, or a number taken as its text (`123`,
+/// `1.5`), as the reference's native sides read it.
+fn id_text(value: Option<&Value>) -> Result<Option<String>, String> {
+    match value {
+        Some(Value::Number(number)) => Ok(Some(number.to_string())),
+        other => optional_string("id", other),
+    }
+}
+
 fn optional_string(field: &str, value: Option<&Value>) -> Result<Option<String>, String> {
     match value {
         None | Some(Value::Null) => Ok(None),
@@ -551,10 +542,11 @@ mod tests {
         assert_eq!(value("x"), "0.1");
     }
     use bgupload_fsm::DEFAULT_PARALLEL_UPLOADS_LIMIT;
+    use bgupload_fsm::validate::MSG_EVENT_ID_REQUIRED;
 
-    const ID: &str = "c3a4b4c7-4f1e-4c69-a951-773602e269fb";
+    const ID: &str = "file_1";
 
-    fn payload(text: &str) -> Result<UploadPayload, PayloadError> {
+    fn payload(text: &str) -> Result<UploadPayload, Rejection> {
         upload_payload(Some(text))
     }
 
@@ -604,12 +596,17 @@ mod tests {
             Some("\"x\""),
         ] {
             let error = upload_payload(text).unwrap_err();
-            assert_eq!(error.message, MSG_PAYLOAD_MISSING, "{text:?}");
+            assert_eq!(error.error, MSG_PAYLOAD_MISSING, "{text:?}");
             assert_eq!(error.id, None);
+            assert_eq!(
+                error.error_code, None,
+                "the reference's message has no code"
+            );
         }
         let bad = payload("{\"id\": ").unwrap_err();
-        assert!(bad.message.starts_with(MSG_PAYLOAD_MISSING), "{bad:?}");
-        assert!(bad.message.contains("not valid JSON"), "{bad:?}");
+        assert!(bad.error.starts_with(MSG_PAYLOAD_MISSING), "{bad:?}");
+        assert!(bad.error.contains("not valid JSON"), "{bad:?}");
+        assert_eq!(bad.error_code, Some(ErrorCode::InvalidArgument.code()));
     }
 
     #[test]
@@ -621,9 +618,14 @@ mod tests {
 
     #[test]
     fn wrong_types_name_the_field() {
-        let error = payload(r#"{"id":5}"#).unwrap_err();
-        assert_eq!(error.message, "id must be a string, not a number");
+        let error = payload(r#"{"id":true}"#).unwrap_err();
+        assert_eq!(error.error, "id must be a string, not a boolean");
         assert_eq!(error.id, None);
+        assert_eq!(error.error_code, Some(ErrorCode::InvalidArgument.code()));
+        for (number, text) in [("5", "5"), ("123456", "123456"), ("1.5", "1.5")] {
+            let decoded = payload(&format!(r#"{{"id":{number}}}"#)).unwrap();
+            assert_eq!(decoded.id.as_deref(), Some(text), "a number id is its text");
+        }
         for (field, value, expected) in [
             ("filePath", "[]", "filePath must be a string, not an array"),
             ("serverUrl", "1", "serverUrl must be a string, not a number"),
@@ -650,17 +652,18 @@ mod tests {
             ),
         ] {
             let error = payload(&format!(r#"{{"id":"{ID}","{field}":{value}}}"#)).unwrap_err();
-            assert_eq!(error.message, expected);
+            assert_eq!(error.error, expected);
             assert_eq!(error.id.as_deref(), Some(ID), "{field}");
+            assert_eq!(error.error_code, Some(ErrorCode::InvalidArgument.code()));
         }
         let nested =
             payload(&format!(r#"{{"id":"{ID}","headers":{{"X":{{"a":1}}}}}}"#)).unwrap_err();
         assert_eq!(
-            nested.message,
+            nested.error,
             "headers[\"X\"] must be a string, number or boolean, not an object"
         );
         let kind = payload(&format!(r#"{{"id":"{ID}","uploadType":"chunked"}}"#)).unwrap_err();
-        assert!(kind.message.contains("uploadType"), "{kind:?}");
+        assert!(kind.error.contains("uploadType"), "{kind:?}");
     }
 
     #[test]
@@ -730,20 +733,42 @@ mod tests {
     }
 
     #[test]
-    fn event_ids_as_numbers_strings_or_digits() {
-        for text in ["7", " 7 ", "\"7\"", "7.0"] {
-            assert_eq!(event_id(Some(text)).unwrap(), EventId(7), "{text}");
+    fn event_ids_are_any_non_empty_text_and_only_issued_forms_name_an_event() {
+        for text in ["7", "\"7\""] {
+            assert_eq!(event_id(Some(text)).unwrap(), Some(EventId(7)), "{text}");
         }
-        for text in [None, Some(""), Some("null"), Some("\"\"")] {
+        let never_issued = [
+            "x-coredata://123/UploadEvent/p1",
+            "abc",
+            "-1",
+            "1e3",
+            "007",
+            " 7 ",
+            "7.0",
+            "0",
+            "\"x\"",
+            "{}",
+            "null",
+            "9007199254740992",
+            "99999999999999999999999",
+            "c3a4b4c7-4f1e-4c69-a951-773602e269fb",
+        ];
+        for text in never_issued {
+            assert_eq!(event_id(Some(text)).unwrap(), None, "{text}");
+        }
+        for text in [None, Some(""), Some("\"\"")] {
             assert_eq!(
                 event_id(text).unwrap_err().to_string(),
                 MSG_EVENT_ID_REQUIRED
             );
         }
-        for text in ["-1", "abc", "1.5", "\"x\"", "{}", "99999999999999999999999"] {
-            let error = event_id(Some(text)).unwrap_err().to_string();
-            assert!(error.starts_with("Event ID must be"), "{text}: {error}");
-        }
+        let long = "7".repeat(MAX_EVENT_ID_TEXT_BYTES + 1);
+        assert_eq!(
+            event_id(Some(&long)).unwrap_err().to_string(),
+            MSG_EVENT_ID_TOO_LONG
+        );
+        let longest = "x".repeat(MAX_EVENT_ID_TEXT_BYTES);
+        assert_eq!(event_id(Some(&longest)).unwrap(), None);
     }
 
     #[test]

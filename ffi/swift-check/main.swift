@@ -95,14 +95,17 @@ expectError(bguploadStartUpload("null"), containing: "Upload Settings object is 
 let refused = listener.nextFinal()
 if refused["eventId"] != nil || (refused["state"] as? String) != "FAILED" { fail("refusal event \(refused)") }
 
-let id = UUID().uuidString
+// Any text is an id, as in the reference (a path-like one included).
+let id = "../swift check/\(UUID().uuidString)"
 let payload = "{\"id\":\"\(id)\",\"filePath\":\"file://\(filePath)\",\"serverUrl\":\"https://example.invalid/up\"}"
 expectOk(bguploadStartUpload(payload), "startUpload")
 let uploaded = listener.nextFinal()
 guard (uploaded["state"] as? String) == "UPLOADED", (uploaded["id"] as? String) == id,
-      (uploaded["statusCode"] as? Int) == 201, let eventId = uploaded["eventId"] as? Int
+      (uploaded["statusCode"] as? Int) == 201, let eventId = uploaded["eventId"] as? String,
+      UInt64(eventId) != nil
 else { fail("unexpected event \(uploaded)") }
-expectOk(bguploadAcknowledgeEvent(String(eventId)), "acknowledgeEvent")
+expectOk(bguploadAcknowledgeEvent(eventId), "acknowledgeEvent")
+expectOk(bguploadAcknowledgeEvent("x-coredata://123/UploadEvent/p1"), "an eventId never issued")
 expectError(bguploadAcknowledgeEvent(""), containing: "Event ID is required", "empty eventId")
 expectOk(bguploadSetNetworkReachable(true), "setNetworkReachable")
 expectOk(bguploadDestroy(), "destroy")

@@ -120,7 +120,7 @@ fn core_api_end_to_end() {
         refused,
         vec![
             serde_json::json!({"state": "FAILED", "error": MSG_PAYLOAD_MISSING}),
-            serde_json::json!({"id": FIRST, "state": "FAILED", "error": not_found}),
+            serde_json::json!({"id": FIRST, "state": "FAILED", "error": not_found, "errorCode": -1100}),
         ]
     );
 

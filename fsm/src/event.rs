@@ -1,16 +1,11 @@
 //! What the app receives: the reference plugin's three event states.
 
+use crate::error_code::ErrorCode;
 use crate::types::{EventId, UploadId};
 use serde::{Deserialize, Serialize};
 
-/// `errorCode` of a cancelled upload (reference plugin).
-pub const ERROR_CODE_CANCELLED: i32 = -999;
-/// `errorCode` of an upload left in flight by an older storage format.
-pub const ERROR_CODE_LEGACY: i32 = 500;
-/// `errorCode` of an upload whose attempt numbers ran out
+/// `error` of an upload whose attempt numbers ran out
 /// ([`crate::Attempt::MAX`]): four billion attempts, or a damaged store.
-pub const ERROR_CODE_ATTEMPTS_EXHAUSTED: i32 = -1;
-/// `error` of an upload whose attempt numbers ran out.
 pub const MSG_ATTEMPTS_EXHAUSTED: &str = "Upload gave up: no attempt number is left";
 /// `error` of a cancelled upload; contains "cancel" as the reference's does.
 pub const MSG_CANCELLED: &str = "Upload cancelled";
@@ -44,12 +39,36 @@ pub struct TerminalEvent {
     pub outcome: Outcome,
 }
 
-/// A refused command: the reference plugin's FAILED event without `eventId`
-/// (and without `errorCode`), with `id` when the payload had one.
+/// A refused command: the reference plugin's FAILED event without `eventId`,
+/// with `id` when the payload had one. Every refusal the engine makes has an
+/// `errorCode` from [`ErrorCode`]; the reference's five JS-side messages
+/// (payload missing, id required, server URL required or blank, filePath
+/// required) have none, as in the reference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
     pub id: Option<String>,
     pub error: String,
+    pub error_code: Option<i32>,
+}
+
+impl Rejection {
+    /// One of the reference's own messages: no `errorCode`.
+    pub fn reference(id: Option<String>, error: &str) -> Rejection {
+        Rejection {
+            id,
+            error: error.to_owned(),
+            error_code: None,
+        }
+    }
+
+    /// A refusal of the engine's own, with its code.
+    pub fn coded(id: Option<String>, code: ErrorCode, error: String) -> Rejection {
+        Rejection {
+            id,
+            error,
+            error_code: Some(code.code()),
+        }
+    }
 }
 
 /// An event for the app's single callback.

@@ -92,6 +92,7 @@
 //! Every size and count is bounded by [`Limits`] or a named constant; going
 //! over one is a clear rejection, never a panic.
 
+mod error_code;
 mod event;
 mod machine;
 mod record;
@@ -99,9 +100,9 @@ mod rng;
 mod types;
 pub mod validate;
 
+pub use error_code::ErrorCode;
 pub use event::{
-    ERROR_CODE_ATTEMPTS_EXHAUSTED, ERROR_CODE_CANCELLED, ERROR_CODE_LEGACY, Event,
-    MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection, TerminalEvent,
+    Event, MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection, TerminalEvent,
 };
 pub use machine::{Effect, Input, Machine, TransferFailure, TransferReport};
 pub use record::{Batch, Change, LegacyUpload, Meta, Recovered, UploadRecord, check_event};

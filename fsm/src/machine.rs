@@ -2,9 +2,9 @@
 //! [`Machine::poll_effect`] until it returns `None`, then arm a timer for
 //! [`Machine::poll_timeout`].
 
+use crate::error_code::ErrorCode;
 use crate::event::{
-    ERROR_CODE_ATTEMPTS_EXHAUSTED, ERROR_CODE_CANCELLED, ERROR_CODE_LEGACY, Event,
-    MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection, TerminalEvent,
+    Event, MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection, TerminalEvent,
 };
 use crate::record::{Batch, Change, Meta, Recovered, UploadRecord};
 use crate::rng::SplitMix64;
@@ -272,7 +272,7 @@ impl Machine {
                 upload_id,
                 Outcome::Failed {
                     error: MSG_LEGACY.to_owned(),
-                    error_code: ERROR_CODE_LEGACY,
+                    error_code: ErrorCode::LegacyRecord.code(),
                 },
             );
             repairs.push(Change::PutEvent(event));
@@ -399,7 +399,7 @@ impl Machine {
             Err(error) => {
                 self.push_gated(Effect::CommandDone {
                     command,
-                    result: Err(Rejection { id: None, error }),
+                    result: Err(Rejection::coded(None, ErrorCode::InvalidArgument, error)),
                 });
                 return;
             }
@@ -430,38 +430,40 @@ impl Machine {
     fn on_start_upload(&mut self, command: CommandId, payload: UploadPayload, file: FileCheck) {
         let limits = self.options.limits;
         let accepted = validate::upload_request(&payload, file, &limits).and_then(|request| {
-            let reject = |error: String| Rejection {
-                id: Some(request.id.as_str().to_owned()),
-                error,
+            let reject = |code: ErrorCode, error: String| {
+                Rejection::coded(Some(request.id.as_str().to_owned()), code, error)
             };
             if self.uploads.contains_key(&request.id) {
-                return Err(reject(format!(
-                    "Upload {} is already in progress",
-                    request.id
-                )));
+                return Err(reject(
+                    ErrorCode::DuplicateUpload,
+                    format!("Upload {} is already in progress", request.id),
+                ));
             }
             if self.event_of_upload.contains_key(&request.id) {
-                return Err(reject(format!(
-                    "Upload {} has an unacknowledged event; acknowledge it before reusing the id",
-                    request.id
-                )));
+                return Err(reject(
+                    ErrorCode::DuplicateUpload,
+                    format!(
+                        "Upload {} has an unacknowledged event; acknowledge it before reusing the id",
+                        request.id
+                    ),
+                ));
             }
             if self.uploads.len() >= limits.max_uploads {
-                return Err(reject(format!(
+                return Err(reject(ErrorCode::QueueFull, format!(
                     "Too many uploads in progress (limit {})",
                     limits.max_uploads
                 )));
             }
             // Every accepted upload must be able to end in a stored event.
             if self.uploads.len() + self.events.len() >= limits.max_unacknowledged_events {
-                return Err(reject(format!(
+                return Err(reject(ErrorCode::QueueFull, format!(
                     "Too many unacknowledged events (limit {}); acknowledge events first",
                     limits.max_unacknowledged_events
                 )));
             }
             // ... and an event id of its own (2^53 of them: never, in practice).
             if self.uploads.len() as u64 >= self.event_ids_left() {
-                return Err(reject(format!(
+                return Err(reject(ErrorCode::QueueFull, format!(
                     "No event id is left for a new upload (the last is {})",
                     EventId::MAX
                 )));
@@ -504,14 +506,11 @@ impl Machine {
         if upload_id.is_empty() {
             self.push_gated(Effect::CommandDone {
                 command,
-                result: Err(Rejection {
-                    id: None,
-                    error: MSG_ID_REQUIRED.to_owned(),
-                }),
+                result: Err(Rejection::reference(None, MSG_ID_REQUIRED)),
             });
             return;
         }
-        // Ids are kept as written; an unknown (or non-UUID) id succeeds.
+        // Ids are kept as written; an unknown (or unacceptable) id succeeds.
         let found = UploadId::parse(upload_id)
             .ok()
             .filter(|id| self.uploads.contains_key(id));
@@ -520,7 +519,7 @@ impl Machine {
                 &id,
                 Outcome::Failed {
                     error: MSG_CANCELLED.to_owned(),
-                    error_code: ERROR_CODE_CANCELLED,
+                    error_code: ErrorCode::Cancelled.code(),
                 },
                 AttemptState::MayBeRunning,
             );
@@ -778,7 +777,7 @@ impl Machine {
                     &id,
                     Outcome::Failed {
                         error: MSG_ATTEMPTS_EXHAUSTED.to_owned(),
-                        error_code: ERROR_CODE_ATTEMPTS_EXHAUSTED,
+                        error_code: ErrorCode::AttemptsExhausted.code(),
                     },
                     AttemptState::Ended,
                 );

@@ -31,25 +31,34 @@ impl Time {
     }
 }
 
-/// The app's id of an upload: a UUID string, kept exactly as the app wrote
-/// it (iOS writes upper case), so events echo it back unchanged.
+/// The app's id of an upload: any non-empty string of at most
+/// [`MAX_UPLOAD_ID_BYTES`] bytes of UTF-8 without control characters, kept
+/// exactly as the app wrote it (the reference plugin checks nothing; its
+/// own tests use ids like `abc` and `123_456`), so events echo it back
+/// unchanged. Two ids are the same when their bytes are. An id is never a
+/// file name as it is: hosts that need one derive a safe name from it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct UploadId(String);
 
 impl UploadId {
-    /// Checks that `text` is a UUID string (any case, hyphenated, braced or
-    /// simple form as `uuid` accepts) and keeps it as written.
+    /// Checks `text` against the id rules and keeps it as written.
     pub fn parse(text: &str) -> Result<UploadId, &'static str> {
-        if text.len() > MAX_UPLOAD_ID_BYTES {
-            return Err(crate::validate::MSG_ID_NOT_UUID);
+        if text.is_empty() {
+            return Err(crate::validate::MSG_ID_REQUIRED);
         }
-        uuid::Uuid::try_parse(text).map_err(|_| crate::validate::MSG_ID_NOT_UUID)?;
+        if text.len() > MAX_UPLOAD_ID_BYTES {
+            return Err(crate::validate::MSG_ID_TOO_LONG);
+        }
+        if text.chars().any(char::is_control) {
+            return Err(crate::validate::MSG_ID_CONTROL_CHARACTER);
+        }
         Ok(UploadId(text.to_owned()))
     }
 
-    /// An id read back from storage (or from an older format, whose ids may
-    /// not be UUIDs): kept exactly as stored, since it is also the key that
-    /// deletes the record. Its length is bounded by the store's key limit.
+    /// An id read back from storage (or from an older format, whose ids
+    /// follow no rule): kept exactly as stored, since it is also the key
+    /// that deletes the record. Its length is bounded by the store's key
+    /// limit.
     pub fn from_stored(text: &str) -> UploadId {
         UploadId(text.to_owned())
     }
@@ -65,8 +74,8 @@ impl fmt::Display for UploadId {
     }
 }
 
-/// Longest accepted upload id text (a braced UUID is 38 bytes).
-pub const MAX_UPLOAD_ID_BYTES: usize = 64;
+/// Longest accepted upload id, in bytes of UTF-8 (the store's key limit).
+pub const MAX_UPLOAD_ID_BYTES: usize = 1_024;
 
 /// Identifies one persisted terminal event. Drawn from a persisted monotonic
 /// counter, so an id is never reused, even after acknowledgement, and the
@@ -84,6 +93,21 @@ impl EventId {
     pub const MAX: EventId = EventId((1 << 53) - 1);
 }
 
+impl EventId {
+    /// The event an app's `eventId` text names: the decimal form the engine
+    /// hands out (`"7"`), and nothing else. Any other text names no event
+    /// this engine issued (`"007"`, `"-1"`, `"1e3"`, an iOS Core Data URI,
+    /// an upload id): acknowledging it succeeds and changes nothing.
+    pub fn from_app_text(text: &str) -> Option<EventId> {
+        let canonical = !text.is_empty()
+            && text.len() <= 16
+            && text.bytes().all(|byte| byte.is_ascii_digit())
+            && !text.starts_with('0');
+        let id = EventId(text.parse().ok().filter(|_| canonical)?);
+        (EventId::FIRST..=EventId::MAX).contains(&id).then_some(id)
+    }
+}
+
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
@@ -99,7 +123,7 @@ pub struct Attempt(pub u32);
 
 impl Attempt {
     /// The last number: an upload that used it ends FAILED
-    /// ([`crate::ERROR_CODE_ATTEMPTS_EXHAUSTED`]) instead of starting
+    /// ([`crate::ErrorCode::AttemptsExhausted`]) instead of starting
     /// another attempt, so no number is ever handed out twice.
     pub const MAX: Attempt = Attempt(u32::MAX);
 

@@ -5,19 +5,33 @@
 //! The first failure wins, with the reference's message. The checks after
 //! those are this engine's own (stricter) rules, each with a clear message.
 
+use crate::error_code::ErrorCode;
 use crate::event::Rejection;
 use crate::types::{
-    BodyFormat, Config, FileCheck, Limits, MAX_BACKOFF_MILLIS, MAX_PARALLEL_UPLOADS_LIMIT,
+    BodyFormat, Config, EventId, FileCheck, Limits, MAX_BACKOFF_MILLIS, MAX_PARALLEL_UPLOADS_LIMIT,
     MAX_RETRY_ATTEMPTS, Method, UploadId, UploadPayload, UploadRequest,
 };
 
 pub const MSG_PAYLOAD_MISSING: &str = "Upload Settings object is missing or has invalid arguments";
 pub const MSG_ID_REQUIRED: &str = "Upload ID is required";
-pub const MSG_ID_NOT_UUID: &str = "Upload ID must be a UUID string";
+pub const MSG_ID_TOO_LONG: &str = "Upload ID must be at most 1024 bytes of UTF-8";
+pub const MSG_ID_CONTROL_CHARACTER: &str = "Upload ID must not contain control characters";
 pub const MSG_URL_REQUIRED: &str = "Server URL is required";
 pub const MSG_URL_INVALID: &str = "Invalid server URL";
 pub const MSG_FILE_PATH_REQUIRED: &str = "filePath is required";
 pub const MSG_EVENT_ID_REQUIRED: &str = "Event ID is required";
+pub const MSG_EVENT_ID_TOO_LONG: &str = "Event ID must be at most 1024 bytes";
+/// Longest `eventId` text `acknowledgeEvent` takes.
+pub const MAX_EVENT_ID_TEXT_BYTES: usize = 1_024;
+/// The reference plugin's five JS-side refusals: the only ones without an
+/// `errorCode`, here as in the reference.
+pub const REFERENCE_MESSAGES: [&str; 5] = [
+    MSG_PAYLOAD_MISSING,
+    MSG_ID_REQUIRED,
+    MSG_URL_REQUIRED,
+    MSG_URL_INVALID,
+    MSG_FILE_PATH_REQUIRED,
+];
 pub const DEFAULT_FILE_KEY: &str = "file";
 pub const DEFAULT_NOTIFICATION_TITLE: &str = "Uploading files";
 
@@ -28,47 +42,44 @@ pub fn upload_request(
     file: FileCheck,
     limits: &Limits,
 ) -> Result<UploadRequest, Rejection> {
-    let reject_without_id = |error: &str| Rejection {
-        id: None,
-        error: error.to_owned(),
-    };
     let id_text = match payload.id.as_deref() {
-        None | Some("") => return Err(reject_without_id(MSG_ID_REQUIRED)),
+        None | Some("") => return Err(Rejection::reference(None, MSG_ID_REQUIRED)),
         Some(text) => text,
     };
-    let reject = |error: String| Rejection {
-        id: Some(truncate_to_char_boundary(id_text, MAX_ECHOED_ID_BYTES).to_owned()),
-        error,
-    };
+    let echoed_id = || Some(truncate_to_char_boundary(id_text, MAX_ECHOED_ID_BYTES).to_owned());
+    let reference = |error: &str| Rejection::reference(echoed_id(), error);
+    let reject = |code: ErrorCode| move |error: String| Rejection::coded(echoed_id(), code, error);
+    let invalid = reject(ErrorCode::InvalidArgument);
     let server_url = match payload.server_url.as_deref() {
-        None | Some("") => return Err(reject(MSG_URL_REQUIRED.to_owned())),
-        Some(url) if url.trim().is_empty() => return Err(reject(MSG_URL_INVALID.to_owned())),
+        None | Some("") => return Err(reference(MSG_URL_REQUIRED)),
+        Some(url) if url.trim().is_empty() => return Err(reference(MSG_URL_INVALID)),
         Some(url) => url,
     };
     let file_path = match payload.file_path.as_deref() {
-        None | Some("") => return Err(reject(MSG_FILE_PATH_REQUIRED.to_owned())),
+        None | Some("") => return Err(reference(MSG_FILE_PATH_REQUIRED)),
         Some(path) => path,
     };
-    match file {
-        FileCheck::RegularFile { .. } => {}
+    let file_error = match file {
+        FileCheck::RegularFile { .. } => None,
         FileCheck::Missing | FileCheck::NotChecked => {
-            return Err(reject(format!("File not found: {file_path}")));
+            Some((ErrorCode::FileDoesNotExist, "File not found"))
         }
-        FileCheck::NotARegularFile => {
-            return Err(reject(format!("Not a regular file: {file_path}")));
-        }
-        FileCheck::Unreadable => return Err(reject(format!("File is not readable: {file_path}"))),
+        FileCheck::NotARegularFile => Some((ErrorCode::FileIsDirectory, "Not a regular file")),
+        FileCheck::Unreadable => Some((ErrorCode::NoPermissionsToReadFile, "File is not readable")),
+    };
+    if let Some((code, message)) = file_error {
+        return Err(reject(code)(format!("{message}: {file_path}")));
     }
 
-    let id = UploadId::parse(id_text).map_err(|message| reject(message.to_owned()))?;
-    check_server_url(server_url, limits).map_err(reject)?;
+    let id = UploadId::parse(id_text).map_err(|message| invalid(message.to_owned()))?;
+    check_server_url(server_url, limits).map_err(|(code, error)| reject(code)(error))?;
     if !is_absolute_path(file_path) {
-        return Err(reject(format!(
+        return Err(invalid(format!(
             "filePath must be an absolute path: {file_path}"
         )));
     }
     if file_path.len() > limits.max_file_path_bytes || file_path.contains('\0') {
-        return Err(reject(format!(
+        return Err(invalid(format!(
             "filePath is longer than {} bytes or contains NUL",
             limits.max_file_path_bytes
         )));
@@ -76,7 +87,7 @@ pub fn upload_request(
     let file_key = match payload.file_key.as_deref() {
         None | Some("") => DEFAULT_FILE_KEY.to_owned(),
         Some(key) if key.len() > limits.max_file_key_bytes => {
-            return Err(reject(format!(
+            return Err(invalid(format!(
                 "fileKey is longer than {} bytes",
                 limits.max_file_key_bytes
             )));
@@ -86,7 +97,7 @@ pub fn upload_request(
     let notification_title = match payload.notification_title.as_deref() {
         None | Some("") => DEFAULT_NOTIFICATION_TITLE.to_owned(),
         Some(title) if title.len() > limits.max_notification_title_bytes => {
-            return Err(reject(format!(
+            return Err(invalid(format!(
                 "notificationTitle is longer than {} bytes",
                 limits.max_notification_title_bytes
             )));
@@ -98,14 +109,14 @@ pub fn upload_request(
         Some(m) if m.eq_ignore_ascii_case("POST") => Method::Post,
         Some(m) if m.eq_ignore_ascii_case("PUT") => Method::Put,
         Some(m) => {
-            return Err(reject(format!(
+            return Err(invalid(format!(
                 "requestMethod must be POST or PUT, not {:?}",
                 truncate_to_char_boundary(m, 16)
             )));
         }
     };
-    check_headers(&payload.headers, payload.body_format, limits).map_err(reject)?;
-    check_parameters(&payload.parameters, limits).map_err(reject)?;
+    check_headers(&payload.headers, payload.body_format, limits).map_err(invalid)?;
+    check_parameters(&payload.parameters, limits).map_err(invalid)?;
 
     Ok(UploadRequest {
         id,
@@ -120,15 +131,17 @@ pub fn upload_request(
     })
 }
 
-/// Longest id echoed back in a rejection (a hostile id is not echoed whole).
-pub const MAX_ECHOED_ID_BYTES: usize = 256;
+/// Longest id echoed back in a rejection: every acceptable id whole, a
+/// longer (hostile) one cut.
+pub const MAX_ECHOED_ID_BYTES: usize = crate::types::MAX_UPLOAD_ID_BYTES;
 
-fn check_server_url(url: &str, limits: &Limits) -> Result<(), String> {
+fn check_server_url(url: &str, limits: &Limits) -> Result<(), (ErrorCode, String)> {
+    let bad = |detail: &str| (ErrorCode::BadUrl, format!("{MSG_URL_INVALID}: {detail}"));
     if url.len() > limits.max_server_url_bytes {
-        return Err(format!(
-            "{MSG_URL_INVALID}: longer than {} bytes",
+        return Err(bad(&format!(
+            "longer than {} bytes",
             limits.max_server_url_bytes
-        ));
+        )));
     }
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     let rest = if lower.starts_with("https://") {
@@ -136,19 +149,18 @@ fn check_server_url(url: &str, limits: &Limits) -> Result<(), String> {
     } else if lower.starts_with("http://") {
         &url[7..]
     } else {
-        return Err(format!(
-            "{MSG_URL_INVALID}: only http and https URLs are supported"
+        return Err((
+            ErrorCode::UnsupportedUrl,
+            format!("{MSG_URL_INVALID}: only http and https URLs are supported"),
         ));
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = authority.rsplit('@').next().unwrap_or("");
     if host.is_empty() || host.starts_with(':') {
-        return Err(format!("{MSG_URL_INVALID}: no host"));
+        return Err(bad("no host"));
     }
     if url.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(format!(
-            "{MSG_URL_INVALID}: contains spaces or control characters"
-        ));
+        return Err(bad("contains spaces or control characters"));
     }
     Ok(())
 }
@@ -226,6 +238,21 @@ fn check_parameters(parameters: &[(String, String)], limits: &Limits) -> Result<
         return Err("a parameter has an empty name".to_owned());
     }
     Ok(())
+}
+
+/// The event an `acknowledgeEvent(eventId)` names: `Some` for the form this
+/// engine issues ([`EventId::from_app_text`]), `None` for any other
+/// non-empty id, which names no event (acknowledging it succeeds and
+/// changes nothing, as in the reference). A missing id is the reference's
+/// message; a longer one than [`MAX_EVENT_ID_TEXT_BYTES`] is refused.
+pub fn acknowledged_event(text: &str) -> Result<Option<EventId>, &'static str> {
+    if text.is_empty() {
+        return Err(MSG_EVENT_ID_REQUIRED);
+    }
+    if text.len() > MAX_EVENT_ID_TEXT_BYTES {
+        return Err(MSG_EVENT_ID_TOO_LONG);
+    }
+    Ok(EventId::from_app_text(text))
 }
 
 /// Checks an `init` configuration. A falsy (0) `parallelUploadsLimit`

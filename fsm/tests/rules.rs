@@ -3,10 +3,9 @@
 mod support;
 
 use bgupload_fsm::{
-    Attempt, BodyFormat, Change, Config, ERROR_CODE_ATTEMPTS_EXHAUSTED, ERROR_CODE_CANCELLED,
-    ERROR_CODE_LEGACY, Effect, Event, EventId, FileCheck, Input, LegacyUpload, Limits,
-    MSG_ATTEMPTS_EXHAUSTED, Machine, Options, Outcome, ProgressThrottle, Recovered, RetryPolicy,
-    Time, TransferOwnership, TransferReport, UploadPayload, validate,
+    Attempt, BodyFormat, Change, Config, Effect, ErrorCode, Event, EventId, FileCheck, Input,
+    LegacyUpload, Limits, MSG_ATTEMPTS_EXHAUSTED, Machine, Options, Outcome, ProgressThrottle,
+    Recovered, RetryPolicy, Time, TransferOwnership, TransferReport, UploadPayload, validate,
 };
 use support::{FILE_OK, World, id, payload, uuid};
 
@@ -16,46 +15,65 @@ fn world() -> World {
     world
 }
 
-fn rejection_of(world: &World) -> (Option<String>, String) {
+fn rejection_of(world: &World) -> (Option<String>, String, Option<i32>) {
     world
         .delivered
         .iter()
         .rev()
         .find_map(|event| match event {
-            Event::Rejected(rejection) => Some((rejection.id.clone(), rejection.error.clone())),
+            Event::Rejected(rejection) => Some((
+                rejection.id.clone(),
+                rejection.error.clone(),
+                rejection.error_code,
+            )),
             _ => None,
         })
         .expect("a FAILED event without eventId")
 }
 
+/// A payload, what was found at its path, and the refusal expected: `id`,
+/// `error`, `errorCode`.
+type RefusalCase = (
+    UploadPayload,
+    FileCheck,
+    Option<String>,
+    String,
+    Option<i32>,
+);
+
 #[test]
 fn validation_follows_the_reference_order_and_messages() {
     let mut world = world();
-    let cases: Vec<(UploadPayload, FileCheck, Option<String>, String)> = vec![
+    let reference = None;
+    let code = |code: ErrorCode| Some(code.code());
+    let cases: Vec<RefusalCase> = vec![
         (
             UploadPayload::default(),
             FileCheck::NotChecked,
             None,
             validate::MSG_ID_REQUIRED.to_owned(),
+            reference,
         ),
         (
             UploadPayload {
                 server_url: None,
-                ..payload(&uuid(1))
+                ..payload("abc")
             },
             FILE_OK,
-            Some(uuid(1)),
+            Some("abc".to_owned()),
             validate::MSG_URL_REQUIRED.to_owned(),
+            reference,
         ),
         (
             UploadPayload {
                 server_url: Some("   ".to_owned()),
                 file_path: None,
-                ..payload(&uuid(1))
+                ..payload("123_456")
             },
             FILE_OK,
-            Some(uuid(1)),
+            Some("123_456".to_owned()),
             validate::MSG_URL_INVALID.to_owned(),
+            reference,
         ),
         (
             UploadPayload {
@@ -65,31 +83,70 @@ fn validation_follows_the_reference_order_and_messages() {
             FileCheck::NotChecked,
             Some(uuid(1)),
             validate::MSG_FILE_PATH_REQUIRED.to_owned(),
+            reference,
         ),
         (
-            payload(&uuid(1)),
+            payload("nox"),
             FileCheck::Missing,
-            Some(uuid(1)),
+            Some("nox".to_owned()),
             "File not found: /data/photo.jpg".to_owned(),
+            code(ErrorCode::FileDoesNotExist),
         ),
         (
             payload(&uuid(1)),
             FileCheck::NotARegularFile,
             Some(uuid(1)),
             "Not a regular file: /data/photo.jpg".to_owned(),
+            code(ErrorCode::FileIsDirectory),
         ),
         (
-            payload("not-a-uuid"),
+            payload(&uuid(1)),
+            FileCheck::Unreadable,
+            Some(uuid(1)),
+            "File is not readable: /data/photo.jpg".to_owned(),
+            code(ErrorCode::NoPermissionsToReadFile),
+        ),
+        (
+            payload("line\nbreak"),
             FILE_OK,
-            Some("not-a-uuid".to_owned()),
-            validate::MSG_ID_NOT_UUID.to_owned(),
+            Some("line\nbreak".to_owned()),
+            validate::MSG_ID_CONTROL_CHARACTER.to_owned(),
+            code(ErrorCode::InvalidArgument),
+        ),
+        (
+            payload(&"x".repeat(1_025)),
+            FILE_OK,
+            Some("x".repeat(1_024)),
+            validate::MSG_ID_TOO_LONG.to_owned(),
+            code(ErrorCode::InvalidArgument),
+        ),
+        (
+            UploadPayload {
+                server_url: Some("dummy_url".to_owned()),
+                ..payload("err_id")
+            },
+            FILE_OK,
+            Some("err_id".to_owned()),
+            "Invalid server URL: only http and https URLs are supported".to_owned(),
+            code(ErrorCode::UnsupportedUrl),
+        ),
+        (
+            UploadPayload {
+                server_url: Some("http://has space/x".to_owned()),
+                ..payload("err_id")
+            },
+            FILE_OK,
+            Some("err_id".to_owned()),
+            "Invalid server URL: contains spaces or control characters".to_owned(),
+            code(ErrorCode::BadUrl),
         ),
     ];
-    for (payload, file, expected_id, expected_error) in cases {
+    for (payload, file, expected_id, expected_error, expected_code) in cases {
         let command = world.start(payload, file);
-        let (id, error) = rejection_of(&world);
+        let (id, error, code) = rejection_of(&world);
         assert_eq!(error, expected_error);
         assert_eq!(id, expected_id);
+        assert_eq!(code, expected_code, "{error}");
         let result = world.results[&command].clone();
         assert_eq!(result.err().map(|r| r.error), Some(expected_error));
     }
@@ -162,11 +219,18 @@ fn stricter_checks_reject_with_clear_messages() {
     ];
     for (payload, needle) in bad {
         let command = world.start(payload, FILE_OK);
-        let error = world.results[&command].clone().unwrap_err().error;
+        let refused = world.results[&command].clone().unwrap_err();
+        let error = refused.error;
         assert!(
             error.contains(needle),
             "{error:?} should contain {needle:?}"
         );
+        let expected = if needle == "only http and https" {
+            ErrorCode::UnsupportedUrl
+        } else {
+            ErrorCode::InvalidArgument
+        };
+        assert_eq!(refused.error_code, Some(expected.code()), "{error}");
     }
     assert_eq!(world.machine.upload_count(), 0);
 }
@@ -402,7 +466,7 @@ fn remove_cancels_queued_and_running_uploads_with_minus_999() {
     world.remove(&uuid(1)); // running
     for n in [1, 2] {
         let (error, code) = world.failed_event(&id(n)).expect("FAILED");
-        assert_eq!(code, ERROR_CODE_CANCELLED);
+        assert_eq!(code, ErrorCode::Cancelled.code());
         assert!(error.to_lowercase().contains("cancel"));
     }
     assert!(
@@ -722,7 +786,7 @@ fn legacy_in_flight_records_become_failed_500() {
     for event in &events {
         assert!(matches!(
             &event.outcome,
-            Outcome::Failed { error_code, .. } if *error_code == ERROR_CODE_LEGACY
+            Outcome::Failed { error_code, .. } if *error_code == ErrorCode::LegacyRecord.code()
         ));
     }
     assert_eq!(events[0].upload_id.as_str(), "old-upload-1", "old ids kept");
@@ -946,7 +1010,7 @@ fn an_upload_out_of_attempt_numbers_ends_failed_instead_of_reusing_one() {
         world.failed_event(&id(1)),
         Some((
             MSG_ATTEMPTS_EXHAUSTED.to_owned(),
-            ERROR_CODE_ATTEMPTS_EXHAUSTED
+            ErrorCode::AttemptsExhausted.code()
         ))
     );
     // A late report of the old process's attempt changes nothing.

@@ -19,6 +19,7 @@
 
 use crate::seed::{Blob, Text, fuzz_enum};
 use bgupload_ffi::json;
+use bgupload_fsm::EventId;
 use serde_json::{Map, Number, Value};
 
 /// Longest error message accepted from a decoder.
@@ -133,7 +134,7 @@ fn short(message: &str) {
 /// Every decoder on `text`: never a panic, short errors.
 fn every_decoder(text: &str) {
     if let Err(error) = json::upload_payload(Some(text)) {
-        short(&error.message);
+        short(&error.error);
         if let Some(id) = &error.id {
             assert!(!id.is_empty(), "an empty id echoed");
         }
@@ -177,10 +178,20 @@ pub fn run(case: &FfiJsonCase) {
             check_payload(&object, &text);
         }
         FfiJsonCase::EventId { id } => {
-            for text in [id.to_string(), format!("\"{id}\""), format!(" {id} ")] {
+            // The issued form, bare or as a JSON string, names the event;
+            // any other form of the number names none (and is no error).
+            let issued = (EventId::FIRST.0..=EventId::MAX.0)
+                .contains(id)
+                .then_some(EventId(*id));
+            for text in [id.to_string(), format!("\"{id}\"")] {
                 let decoded = json::event_id(Some(&text))
                     .unwrap_or_else(|error| panic!("event id {text:?} refused: {error}"));
-                assert_eq!(decoded.0, *id, "event id {text:?}");
+                assert_eq!(decoded, issued, "event id {text:?}");
+            }
+            for text in [format!(" {id} "), format!("0{id}"), format!("{id}.0")] {
+                let decoded = json::event_id(Some(&text))
+                    .unwrap_or_else(|error| panic!("event id {text:?} refused: {error}"));
+                assert_eq!(decoded, None, "event id {text:?}");
             }
         }
     }
@@ -196,9 +207,15 @@ fn check_payload(object: &Map<String, Value>, text: &str) {
             }
         }
         Some(Value::Null) | None => {}
+        Some(Value::Number(number)) => {
+            if let Ok(payload) = &decoded {
+                let text = number.to_string();
+                assert_eq!(payload.id.as_deref(), Some(text.as_str()), "a number id");
+            }
+        }
         Some(_) => {
             let error = decoded.as_ref().expect_err("a non-string id decoded");
-            assert!(error.message.starts_with("id must be"), "{error:?}");
+            assert!(error.error.starts_with("id must be"), "{error:?}");
             return;
         }
     }

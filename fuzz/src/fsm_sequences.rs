@@ -27,8 +27,7 @@ use crate::seed::{Blob, Text, fuzz_enum, fuzz_struct};
 use crate::support::{self, Disk, IdState, World};
 use bgupload_fsm::validate::{MAX_ECHOED_ID_BYTES, truncate_to_char_boundary};
 use bgupload_fsm::{
-    Attempt, BodyFormat, Config, ERROR_CODE_ATTEMPTS_EXHAUSTED, ERROR_CODE_CANCELLED,
-    ERROR_CODE_LEGACY, Event, EventId, FileCheck, Input, LegacyUpload, Limits,
+    Attempt, BodyFormat, Config, ErrorCode, Event, EventId, FileCheck, Input, LegacyUpload, Limits,
     MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Machine, Meta, Method, Options, Outcome,
     ProgressThrottle, Recovered, RetryPolicy, TerminalEvent, Time, TransferFailure,
     TransferOwnership, TransferReport, UploadId, UploadPayload, UploadRecord, UploadRequest,
@@ -124,7 +123,8 @@ fuzz_struct! {
 fuzz_enum! {
     /// An upload id as the app writes it.
     pub enum IdText {
-        /// One of the pool's UUIDs, in one of the forms `uuid` parses.
+        /// One of the pool's ids: a UUID in one of its written forms, or
+        /// the pool's number in a form apps use that is no UUID.
         Pool { n: u8, form: IdForm },
         /// Anything at all.
         Raw { text: Text },
@@ -132,7 +132,7 @@ fuzz_enum! {
 }
 
 fuzz_enum! {
-    pub enum IdForm { Lower, Upper, Braced, Simple, Urn }
+    pub enum IdForm { Lower, Upper, Braced, Simple, Urn, Plain, PathLike, Spaced }
 }
 
 fuzz_enum! {
@@ -325,6 +325,9 @@ pub fn id_text(id: &IdText) -> String {
                 IdForm::Braced => format!("{{{lower}}}"),
                 IdForm::Simple => lower.replace('-', ""),
                 IdForm::Urn => format!("urn:uuid:{lower}"),
+                IdForm::Plain => format!("file_{}", n % ID_POOL),
+                IdForm::PathLike => format!("../../{}/x", n % ID_POOL),
+                IdForm::Spaced => format!("é {} 文", n % ID_POOL),
             }
         }
         IdText::Raw { text } => text.0.clone(),
@@ -847,10 +850,10 @@ impl Checker {
                 );
             }
             Outcome::Failed { error, error_code } => {
-                let cancelled = *error_code == ERROR_CODE_CANCELLED
+                let cancelled = *error_code == ErrorCode::Cancelled.code()
                     && error == MSG_CANCELLED
                     && self.removed.contains(id.as_str());
-                let legacy = *error_code == ERROR_CODE_LEGACY
+                let legacy = *error_code == ErrorCode::LegacyRecord.code()
                     && error == MSG_LEGACY
                     && self.legacy.contains(id.as_str());
                 let limit = self.limits.max_error_message_bytes;
@@ -860,7 +863,7 @@ impl Checker {
                             && error.starts_with(truncate_to_char_boundary(message, limit))
                     })
                 });
-                let exhausted = *error_code == ERROR_CODE_ATTEMPTS_EXHAUSTED
+                let exhausted = *error_code == ErrorCode::AttemptsExhausted.code()
                     && error == MSG_ATTEMPTS_EXHAUSTED
                     && self.exhaustible.contains(id);
                 assert!(

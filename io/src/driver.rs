@@ -9,8 +9,8 @@
 
 use crate::transport::{AttemptReport, ProgressSink, Transport};
 use bgupload_fsm::{
-    Attempt, CommandId, Config, Effect, Event, EventId, FileCheck, Input, Machine, Options,
-    Rejection, Time, UploadId, UploadPayload,
+    Attempt, CommandId, Config, Effect, ErrorCode, Event, EventId, FileCheck, Input, Machine,
+    Options, Rejection, Time, UploadId, UploadPayload,
 };
 use bgupload_persistence::{Store, StoreError};
 use futures_util::FutureExt;
@@ -28,9 +28,6 @@ pub const COMMAND_QUEUE: usize = 1_024;
 pub const REPORT_QUEUE: usize = 4_096;
 /// Commands taken into one group commit at most.
 pub const MAX_COMMANDS_PER_ROUND: usize = 4_096;
-
-/// `errorCode` of an attempt whose transport panicked (a bug, not retried).
-pub const ERROR_CODE_TRANSPORT_PANIC: i32 = -1;
 
 /// Where the app's events go: its single callback.
 pub type EventSink = Box<dyn FnMut(Event) + Send>;
@@ -509,7 +506,7 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                     .unwrap_or("no message");
                 bgupload_fsm::TransferReport::Failed(bgupload_fsm::TransferFailure {
                     message: format!("the transfer failed unexpectedly: {detail}"),
-                    error_code: ERROR_CODE_TRANSPORT_PANIC,
+                    error_code: ErrorCode::TransportFailedInside.code(),
                     retryable: false,
                 })
             });

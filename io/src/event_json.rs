@@ -8,10 +8,13 @@
 //! - UPLOADED: `{id, eventId, state, statusCode, serverResponse}`
 //!   (`serverResponse` is `""` when the body was empty)
 //! - FAILED: `{id, eventId, state, error, errorCode}`
-//! - FAILED without `eventId` (a refused `startUpload`): `{id?, state, error}`
-//!   — `id` only when the payload had one, never `errorCode`.
+//! - FAILED without `eventId` (a refused `startUpload`): `{id?, state, error,
+//!   errorCode?}` — `id` only when the payload had one, `errorCode` on every
+//!   refusal but the reference's five JS-side ones.
 //!
-//! `eventId` is a JSON number.
+//! `eventId` is a JSON string (`"7"`), as on both reference platforms (the
+//! upload id on Android, a Core Data URI on iOS): apps compare and store it
+//! as text.
 
 use bgupload_fsm::{Event, Outcome, TerminalEvent};
 use serde_json::{Map, Value};
@@ -33,7 +36,7 @@ pub fn event_to_json(event: &Event) -> Value {
             outcome,
         }) => {
             object.insert("id".into(), Value::from(upload_id.as_str()));
-            object.insert("eventId".into(), Value::from(event_id.0));
+            object.insert("eventId".into(), Value::from(event_id.to_string()));
             match outcome {
                 Outcome::Uploaded {
                     status_code,
@@ -57,6 +60,9 @@ pub fn event_to_json(event: &Event) -> Value {
                 object.insert("id".into(), Value::from(id.as_str()));
             }
             object.insert("error".into(), Value::from(rejection.error.as_str()));
+            if let Some(code) = rejection.error_code {
+                object.insert("errorCode".into(), Value::from(code));
+            }
         }
     }
     object.insert("state".into(), Value::from(event.state()));
@@ -66,10 +72,10 @@ pub fn event_to_json(event: &Event) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bgupload_fsm::{EventId, Rejection, UploadId};
+    use bgupload_fsm::{ErrorCode, EventId, Rejection, UploadId};
     use serde_json::json;
 
-    const ID: &str = "c3a4b4c7-4f1e-4c69-a951-773602e269fb";
+    const ID: &str = "photo 1/../x";
 
     fn upload_id() -> UploadId {
         UploadId::parse(ID).unwrap()
@@ -100,7 +106,7 @@ mod tests {
         });
         assert_eq!(
             event_to_json(&event),
-            json!({"id": ID, "eventId": 7, "state": "UPLOADED", "statusCode": 201, "serverResponse": ""})
+            json!({"id": ID, "eventId": "7", "state": "UPLOADED", "statusCode": 201, "serverResponse": ""})
         );
     }
 
@@ -116,26 +122,24 @@ mod tests {
         });
         assert_eq!(
             event_to_json(&event),
-            json!({"id": ID, "eventId": 8, "state": "FAILED", "error": "Upload cancelled", "errorCode": -999})
+            json!({"id": ID, "eventId": "8", "state": "FAILED", "error": "Upload cancelled", "errorCode": -999})
         );
     }
 
     #[test]
-    fn rejection_has_no_event_id_nor_error_code() {
-        let with_id = Event::Rejected(Rejection {
-            id: Some(ID.into()),
-            error: "File not found: /nope".into(),
-        });
+    fn rejections_have_no_event_id_and_a_code_unless_the_reference_gives_none() {
+        let coded = Event::Rejected(Rejection::coded(
+            Some("abc".into()),
+            ErrorCode::FileDoesNotExist,
+            "File not found: /nope".into(),
+        ));
         assert_eq!(
-            event_to_json(&with_id),
-            json!({"id": ID, "state": "FAILED", "error": "File not found: /nope"})
+            event_to_json(&coded),
+            json!({"id": "abc", "state": "FAILED", "error": "File not found: /nope", "errorCode": -1100})
         );
-        let without_id = Event::Rejected(Rejection {
-            id: None,
-            error: "Upload ID is required".into(),
-        });
+        let reference = Event::Rejected(Rejection::reference(None, "Upload ID is required"));
         assert_eq!(
-            event_to_json(&without_id),
+            event_to_json(&reference),
             json!({"state": "FAILED", "error": "Upload ID is required"})
         );
     }

@@ -7,7 +7,7 @@
 
 use crate::multipart::{Body, BodyError, BodySpec};
 use bgupload_fsm::{
-    Attempt, FileCheck, Method, TransferFailure, TransferReport, UploadId, UploadRequest,
+    Attempt, ErrorCode, FileCheck, Method, TransferFailure, TransferReport, UploadId, UploadRequest,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -17,15 +17,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// `errorCode`s of transport failures, after NSURLError (what iOS apps
-/// already see from the reference plugin).
-pub const ERROR_CODE_TIMED_OUT: i32 = -1001;
-pub const ERROR_CODE_CANNOT_CONNECT: i32 = -1004;
-pub const ERROR_CODE_CONNECTION_LOST: i32 = -1005;
-pub const ERROR_CODE_FILE_DOES_NOT_EXIST: i32 = -1100;
-pub const ERROR_CODE_CANNOT_READ_FILE: i32 = -1102;
-pub const ERROR_CODE_BAD_REQUEST: i32 = -1000;
 
 /// Where progress of one attempt goes: the driver's report channel. Lossy
 /// by design (a full channel drops a progress report, never an outcome).
@@ -178,8 +169,8 @@ fn failure(message: String, error_code: i32, retryable: bool) -> TransferReport 
 
 fn body_failure(error: &BodyError) -> TransferReport {
     let code = match error {
-        BodyError::FileNotFound { .. } => ERROR_CODE_FILE_DOES_NOT_EXIST,
-        _ => ERROR_CODE_CANNOT_READ_FILE,
+        BodyError::FileNotFound { .. } => ErrorCode::FileDoesNotExist.code(),
+        _ => ErrorCode::NoPermissionsToReadFile.code(),
     };
     // The file is gone or changed: another attempt would not send the file
     // the app asked for.
@@ -287,7 +278,7 @@ async fn send(
                         "error reading the answer from {url}: not complete within {}",
                         seconds(config.response_timeout)
                     ),
-                    ERROR_CODE_TIMED_OUT,
+                    ErrorCode::TimedOut.code(),
                     true,
                 );
             }
@@ -306,7 +297,7 @@ async fn send(
         report = exchange => report,
         () = activity.silence(config.read_timeout) => failure(
             format!("error sending request for url ({url}): operation timed out"),
-            ERROR_CODE_TIMED_OUT,
+            ErrorCode::TimedOut.code(),
             true,
         ),
         () = tokio::time::sleep(config.attempt_timeout) => failure(
@@ -314,7 +305,7 @@ async fn send(
                 "upload to {url} not complete within {}",
                 seconds(config.attempt_timeout)
             ),
-            ERROR_CODE_TIMED_OUT,
+            ErrorCode::TimedOut.code(),
             true,
         ),
     }
@@ -383,14 +374,14 @@ async fn read_limited(
 fn request_failure(error: &reqwest::Error) -> TransferReport {
     let message = describe(error);
     if error.is_builder() {
-        return failure(message, ERROR_CODE_BAD_REQUEST, false);
+        return failure(message, ErrorCode::BadUrl.code(), false);
     }
     let code = if error.is_timeout() {
-        ERROR_CODE_TIMED_OUT
+        ErrorCode::TimedOut.code()
     } else if error.is_connect() {
-        ERROR_CODE_CANNOT_CONNECT
+        ErrorCode::CannotConnectToHost.code()
     } else {
-        ERROR_CODE_CONNECTION_LOST
+        ErrorCode::NetworkConnectionLost.code()
     };
     failure(message, code, true)
 }

@@ -189,7 +189,7 @@ async fn killed_run_resumes_on_the_next_run() {
             let echo: Value =
                 serde_json::from_str(event["serverResponse"].as_str().unwrap()).unwrap();
             assert_eq!(echo["receivedInfo"]["sha256"], files[&id].as_str());
-            assert!(event["eventId"].is_u64());
+            assert!(event["eventId"].is_string(), "{event}");
             ended.insert(id);
         }
         assert_ne!(event["state"], "FAILED", "{event}");
@@ -248,19 +248,36 @@ async fn add_refuses_with_the_reference_message() {
 
     let file = temp.path().join("a.txt");
     write_file(&file, 10, 1);
-    let not_uuid = bgupload(
-        temp.path(),
-        &[
-            "add",
-            file.to_str().unwrap(),
-            "--url",
-            "http://x/",
-            "--id",
-            "abc",
-        ],
+    let add_with_id = |id: &str| {
+        let url = "http://127.0.0.1:9/up";
+        bgupload(
+            temp.path(),
+            &["add", file.to_str().unwrap(), "--url", url, "--id", id],
+        )
+    };
+    // Any text is an id, kept as written.
+    for id in ["abc", "123_456", "../../x"] {
+        let added = add_with_id(id);
+        assert!(added.status.success(), "{id}: {}", stderr(&added));
+        assert_eq!(stdout(&added).trim(), id);
+    }
+    let control = add_with_id("a\u{1b}[2Jb");
+    assert_eq!(control.status.code(), Some(1));
+    let refused = stderr(&control);
+    assert!(
+        refused.contains("Upload ID must not contain control characters (errorCode -4001)"),
+        "{refused}"
     );
-    assert_eq!(not_uuid.status.code(), Some(1));
-    assert!(stderr(&not_uuid).contains("Upload ID must be a UUID string"));
+    let list = json_lines(&stdout(&bgupload(temp.path(), &["list", "--json"])));
+    let ids: Vec<&str> = list
+        .iter()
+        .filter_map(|upload| upload["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["abc", "123_456", "../../x"],
+        "nothing refused is stored"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,7 +307,8 @@ async fn remove_events_and_ack() {
     let receiver = receiver(&temp.path().join("received"), None).await;
     let file = temp.path().join("photo.jpg");
     write_file(&file, 1000, 2);
-    let id = "C3A4B4C7-4F1E-4C69-A951-773602E269FB";
+    // Any text is an id (the reference's own tests use such ids).
+    let id = "../photo 1/é";
     let added = Command::new(BIN)
         .current_dir(temp.path())
         .args(["--data-dir", "data", "add", "photo.jpg", "--url"])
@@ -317,9 +335,12 @@ async fn remove_events_and_ack() {
     }
     let event_id = {
         let events = json_lines(&stdout(&bgupload(&data_dir, &["events", "--json"])));
-        events[0]["eventId"].as_u64().unwrap()
+        events[0]["eventId"].as_str().unwrap().to_owned()
     };
-    let acked = bgupload(&data_dir, &["ack", &event_id.to_string()]);
+    let never_issued = bgupload(&data_dir, &["ack", "x-coredata://123/UploadEvent/p1"]);
+    assert!(never_issued.status.success(), "{}", stderr(&never_issued));
+    assert!(stdout(&never_issued).contains("nothing to acknowledge"));
+    let acked = bgupload(&data_dir, &["ack", &event_id]);
     assert!(acked.status.success(), "{}", stderr(&acked));
     let events = bgupload(&data_dir, &["events"]);
     assert_eq!(stdout(&events).trim(), "no unacknowledged events");

@@ -121,7 +121,10 @@ async fn a_panicking_transport_ends_the_upload_as_failed() {
     match &event.outcome {
         Outcome::Failed { error, error_code } => {
             assert!(error.contains("transport bug"), "{error}");
-            assert_eq!(*error_code, bgupload_io::driver::ERROR_CODE_TRANSPORT_PANIC);
+            assert_eq!(
+                *error_code,
+                bgupload_fsm::ErrorCode::TransportFailedInside.code()
+            );
         }
         other => panic!("expected FAILED, got {other:?}"),
     }

@@ -3,8 +3,8 @@
 //! of previous-format records.
 
 use bgupload_fsm::{
-    Batch, BatchId, BodyFormat, Change, Config, ERROR_CODE_LEGACY, Effect, EventId, Input, Machine,
-    Meta, Method, Options, Outcome, TerminalEvent, Time, UploadId, UploadRecord, UploadRequest,
+    Batch, BatchId, BodyFormat, Change, Config, Effect, ErrorCode, EventId, Input, Machine, Meta,
+    Method, Options, Outcome, TerminalEvent, Time, UploadId, UploadRecord, UploadRequest,
 };
 use bgupload_persistence::codec::{self, FORMAT_KEY, STORE_FORMAT};
 use bgupload_persistence::{
@@ -364,8 +364,8 @@ fn previous_format_uploads_become_failed_500_and_are_deleted() {
     assert_eq!(
         failed,
         [
-            (uuid(77), ERROR_CODE_LEGACY),
-            ("legacy-upload-1".to_owned(), ERROR_CODE_LEGACY)
+            (uuid(77), ErrorCode::LegacyRecord.code()),
+            ("legacy-upload-1".to_owned(), ErrorCode::LegacyRecord.code())
         ]
     );
     let meta = recovered.meta.expect("meta persisted with the events");

@@ -4,11 +4,10 @@
 //! simulated upload server.
 
 use crate::scenario::Rng;
+use bgupload_fsm::ErrorCode;
 use bgupload_fsm::{Method, TransferFailure, TransferReport, UploadRequest};
 use bgupload_io::multipart::Body;
-use bgupload_io::transport::{
-    ERROR_CODE_CANNOT_CONNECT, ERROR_CODE_CONNECTION_LOST, ERROR_CODE_TIMED_OUT, body_spec,
-};
+use bgupload_io::transport::body_spec;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
@@ -85,15 +84,23 @@ pub async fn send(
     };
     let connect = turmoil::net::TcpStream::connect((SERVER_HOST, SERVER_PORT));
     let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-        Err(_) => return failed("connect timed out".to_owned(), ERROR_CODE_TIMED_OUT),
-        Ok(Err(error)) => return failed(format!("connect: {error}"), ERROR_CODE_CANNOT_CONNECT),
+        Err(_) => return failed("connect timed out".to_owned(), ErrorCode::TimedOut.code()),
+        Ok(Err(error)) => {
+            return failed(
+                format!("connect: {error}"),
+                ErrorCode::CannotConnectToHost.code(),
+            );
+        }
         Ok(Ok(stream)) => stream,
     };
     let (mut sender, connection) =
         match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
             Ok(pair) => pair,
             Err(error) => {
-                return failed(format!("handshake: {error}"), ERROR_CODE_CONNECTION_LOST);
+                return failed(
+                    format!("handshake: {error}"),
+                    ErrorCode::NetworkConnectionLost.code(),
+                );
             }
         };
     let connection = tokio::spawn(connection);
@@ -112,8 +119,8 @@ pub async fn send(
     let outcome = tokio::time::timeout(RESPONSE_TIMEOUT, exchange).await;
     connection.abort();
     match outcome {
-        Err(_) => failed("no response in time".to_owned(), ERROR_CODE_TIMED_OUT),
-        Ok(Err(message)) => failed(message, ERROR_CODE_CONNECTION_LOST),
+        Err(_) => failed("no response in time".to_owned(), ErrorCode::TimedOut.code()),
+        Ok(Err(message)) => failed(message, ErrorCode::NetworkConnectionLost.code()),
         Ok(Ok((status, body))) => TransferReport::Response {
             status,
             body: body.to_vec(),

@@ -159,6 +159,21 @@ impl Display {
     }
 }
 
+/// `text` with its control characters (C0, DEL, C1) escaped, so that an
+/// id or a name from outside can neither split a line nor reach the
+/// terminal as a command.
+pub fn escaped(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for character in text.chars() {
+        if character.is_control() {
+            shown.extend(character.escape_default());
+        } else {
+            shown.push(character);
+        }
+    }
+    shown
+}
+
 /// `text` cut to `max` characters, with `…` when cut; line breaks flattened.
 pub fn shorten(text: &str, max: usize) -> String {
     let flat: String = text

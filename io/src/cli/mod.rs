@@ -57,8 +57,8 @@ enum Command {
     },
     /// Acknowledge an event: it is deleted and never delivered again
     Ack {
-        /// The event's eventId
-        event_id: u64,
+        /// The event's eventId (as events show it: "7")
+        event_id: String,
     },
     /// Cancel an upload: it ends as FAILED with errorCode -999 (kept as an event)
     Remove {
@@ -90,8 +90,8 @@ struct AddArgs {
     /// Send the file bytes as the whole body instead of multipart/form-data
     #[arg(long)]
     raw: bool,
-    /// The upload's id (a UUID) [default: a new random UUID]
-    #[arg(long, value_name = "UUID")]
+    /// The upload's id: any text up to 1024 bytes, no control characters [default: a new random UUID]
+    #[arg(long, value_name = "ID")]
     id: Option<String>,
     /// Name of the multipart file part [default: file]
     #[arg(long, value_name = "KEY")]
@@ -261,7 +261,7 @@ async fn dispatch(cli: Cli) -> CliResult<ExitCode> {
         Command::Run(args) => run::run(&data_dir()?, args).await,
         Command::List { json } => queue::list(&data_dir()?, json),
         Command::Events { json } => queue::events(&data_dir()?, json).await,
-        Command::Ack { event_id } => queue::ack(&data_dir()?, event_id).await,
+        Command::Ack { event_id } => queue::ack(&data_dir()?, &event_id).await,
         Command::Remove { ref id } => queue::remove(&data_dir()?, id).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Demo => demo::demo().await,

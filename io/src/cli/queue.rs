@@ -2,10 +2,11 @@
 //! `add`, `list`, `events`, `ack`, `remove`. Each starts an engine with the
 //! network marked unreachable, so no transfer starts from here.
 
-use super::display::{Display, human_bytes};
+use super::display::{self, Display, human_bytes};
 use super::engine;
 use super::{AddArgs, CliResult, Context, EXIT_FAILED};
-use bgupload_fsm::{BodyFormat, Event, EventId, UploadPayload};
+use bgupload_fsm::validate::acknowledged_event;
+use bgupload_fsm::{BodyFormat, Event, UploadPayload};
 use bgupload_io::CommandError;
 use serde_json::json;
 use std::path::Path;
@@ -46,7 +47,14 @@ pub async fn add(data_dir: &Path, args: AddArgs) -> CliResult<ExitCode> {
         }
         Err(CommandError::Rejected(rejection)) => {
             running.stop().await?;
-            eprintln!("bgupload: upload refused: {}", rejection.error);
+            let code = rejection
+                .error_code
+                .map(|code| format!(" (errorCode {code})"))
+                .unwrap_or_default();
+            eprintln!(
+                "bgupload: upload refused: {}{code}",
+                display::escaped(&rejection.error)
+            );
             Ok(ExitCode::from(EXIT_FAILED))
         }
         Err(error) => Err(running.explain("cannot queue the upload", error).await),
@@ -76,10 +84,10 @@ pub fn list(data_dir: &Path, json: bool) -> CliResult<ExitCode> {
             let size = size.map_or_else(|_| "missing".to_owned(), human_bytes);
             out!(
                 "{}  {} {}  {}  ({size})",
-                request.id,
+                display::escaped(request.id.as_str()),
                 request.method.as_str(),
                 request.server_url,
-                request.file_path
+                display::escaped(&request.file_path)
             );
         }
     }
@@ -118,11 +126,26 @@ pub async fn events(data_dir: &Path, json: bool) -> CliResult<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `bgupload ack EVENT_ID`.
-pub async fn ack(data_dir: &Path, event_id: u64) -> CliResult<ExitCode> {
+/// `bgupload ack EVENT_ID`: an id this engine never issued succeeds and
+/// changes nothing, as `acknowledgeEvent` does.
+pub async fn ack(data_dir: &Path, text: &str) -> CliResult<ExitCode> {
+    let event_id = match acknowledged_event(text) {
+        Ok(event_id) => event_id,
+        Err(message) => {
+            eprintln!("bgupload: {message}");
+            return Ok(ExitCode::from(EXIT_FAILED));
+        }
+    };
+    let Some(event_id) = event_id else {
+        out!(
+            "no event {}: nothing to acknowledge",
+            display::escaped(text)
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
     let store = engine::open_store(data_dir)?;
     let running = engine::start(store, false).await?;
-    match running.engine.acknowledge_event(EventId(event_id)).await {
+    match running.engine.acknowledge_event(event_id).await {
         Ok(()) => {
             running.stop().await?;
             out!("acknowledged event {event_id}");

@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
 public final class Harness {
     private static final PrintStream OUT =
             new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
-    private static final Pattern EVENT_ID = Pattern.compile("\"eventId\":(\\d+)");
+    private static final Pattern EVENT_ID = Pattern.compile("\"eventId\":\"(\\d+)\"");
     private static final String NULL = "<null>";
 
     private Harness() {}
