@@ -4,7 +4,7 @@
 //! exactly the same input.
 //!
 //! Decoding only checks shapes and types (a field of the wrong type is an
-//! error naming the field); the rules on values (UUID ids, URLs, limits,
+//! error naming the field); the rules on values (ids, URLs, limits,
 //! defaults) are the state machine's (`bgupload_fsm::validate`).
 
 use crate::error::FfiError;

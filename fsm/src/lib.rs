@@ -70,11 +70,16 @@
 //!   `Event::Terminal` with `Outcome::Uploaded` (any HTTP status;
 //!   `response_truncated` says the body was cut to the limit).
 //! - FAILED: `{id, eventId, state, error, errorCode}` — `Event::Terminal`
-//!   with `Outcome::Failed` (-999 cancelled, 500 legacy record, else the
-//!   transport's code).
-//! - FAILED without `eventId`: `{id?, state, error}` — `Event::Rejected`, a
-//!   refused `startUpload` with the reference plugin's messages
-//!   ([`validate`]).
+//!   with `Outcome::Failed`; codes from the one table [`ErrorCode`].
+//! - FAILED without `eventId`: `{id?, state, error, errorCode?}` —
+//!   `Event::Rejected`, a refused `startUpload`: the reference plugin's
+//!   messages ([`validate`]), and an [`ErrorCode`] on every refusal but the
+//!   reference's five JS-side ones.
+//!
+//! Ids: an upload id is any non-empty text without control characters of
+//! at most [`MAX_UPLOAD_ID_BYTES`], kept as written ([`UploadId`]); an
+//! `eventId` is handed out as decimal text and names an event only in
+//! that form ([`EventId::from_app_text`]).
 //!
 //! ## Invariants (asserted here, and checked by the property suite)
 //! 1. Every accepted upload ends in exactly one terminal event.

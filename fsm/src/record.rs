@@ -58,7 +58,7 @@ pub struct Batch {
 /// migration rule).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LegacyUpload {
-    /// The id as the old format stored it (may not be a UUID).
+    /// The id as the old format stored it (it may break today's id rules).
     pub id: String,
 }
 
@@ -77,8 +77,8 @@ pub struct Recovered {
 // repairs or copes with.
 
 impl UploadRecord {
-    /// The id is one `startUpload` accepted (a UUID within
-    /// [`crate::MAX_UPLOAD_ID_BYTES`]).
+    /// The id is one `startUpload` accepts ([`UploadId::parse`]: non-empty,
+    /// within [`crate::MAX_UPLOAD_ID_BYTES`], no control characters).
     pub fn check(&self) -> Result<(), String> {
         let id = self.request.id.as_str();
         UploadId::parse(id)

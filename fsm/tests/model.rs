@@ -17,7 +17,7 @@ use bgupload_fsm::{
 };
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
-use support::{FILE_OK, World, payload, uuid};
+use support::{FILE_OK, World, app_id, payload};
 
 /// Ids in play: few, so that duplicates, removals of live uploads and reuse
 /// after acknowledgement happen often.
@@ -129,8 +129,9 @@ impl StateMachineTest for MachineUnderTest {
                 });
             }
             Step::Start { id, variant } => {
-                let text = uuid(id);
+                let text = app_id(id);
                 let (payload, file) = match variant {
+                    3 => (payload(&format!("{text}\n")), FILE_OK),
                     0 => (
                         UploadPayload {
                             server_url: None,
@@ -151,7 +152,7 @@ impl StateMachineTest for MachineUnderTest {
                 world.start(payload, file);
             }
             Step::Remove { id } => {
-                world.remove(&uuid(id));
+                world.remove(&app_id(id));
             }
             Step::Acknowledge { pick: index } => {
                 let event_id = pick(&world.unacknowledged(), index).unwrap_or(EventId(u64::MAX));

@@ -123,6 +123,17 @@ pub const UPLOADS_PER_SEED: usize = 20;
 pub const MIN_KILLS_PER_SEED: usize = 5;
 pub const MAX_FILE_BYTES: u64 = 48 * 1024;
 
+/// Upload `n`'s id: a UUID, or text that is none, as apps write ids (the
+/// reference's own tests use `abc` and `file_1`), path-like and non-ASCII
+/// included. Distinct for distinct `n`.
+fn app_id(seed: u64, n: u64) -> String {
+    match n % 3 {
+        0 => uuid_for(seed, n),
+        1 => format!("file_{}_{n}", seed % 1_000),
+        _ => format!("../../{n}/é x"),
+    }
+}
+
 fn uuid_for(seed: u64, n: u64) -> String {
     let high = seed.rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9);
     format!(
@@ -177,7 +188,7 @@ impl Scenario {
             }
             content.truncate(length as usize);
             files.insert(path.clone(), content);
-            let id = uuid_for(seed, n);
+            let id = app_id(seed, n);
             let at = rng.below(FAULT_PHASE_MILLIS * 3 / 4);
             plan.push((
                 at,
@@ -206,7 +217,7 @@ impl Scenario {
         plan.push((
             rng.below(FAULT_PHASE_MILLIS),
             Command::Start {
-                id: uuid_for(seed, 999),
+                id: app_id(seed, 999),
                 path: "/data/missing.bin".to_owned(),
             },
         ));

@@ -187,7 +187,8 @@ async fn handle(
     let upload_id = request
         .headers()
         .get(UPLOAD_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
+        // Ids are any text, so the header may carry UTF-8 (obs-text).
+        .and_then(|value| std::str::from_utf8(value.as_bytes()).ok())
         .unwrap_or("")
         .to_owned();
     let content_type = request

@@ -100,6 +100,18 @@ pub fn uuid(n: u8) -> String {
     format!("c3a4b4c7-4f1e-4c69-a951-7736020000{n:02x}")
 }
 
+/// The pool's id number `n` as apps write ids: a UUID, or text that is
+/// none (the reference's own tests use `abc`, `file_1`, `123_456`),
+/// path-like and non-ASCII included. Distinct for distinct `n`.
+pub fn app_id(n: u8) -> String {
+    match n % 4 {
+        0 => uuid(n),
+        1 => format!("file_{n}"),
+        2 => format!("../../{n}/x"),
+        _ => format!("É {n} 文"),
+    }
+}
+
 pub fn payload(id: &str) -> UploadPayload {
     UploadPayload {
         id: Some(id.to_owned()),
