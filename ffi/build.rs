@@ -20,7 +20,9 @@ fn main() {
     for bridge in BRIDGES {
         println!("cargo:rerun-if-changed={bridge}");
     }
-    let out_dir = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR for build scripts");
+    let Some(out_dir) = std::env::var_os("OUT_DIR") else {
+        panic!("cargo sets OUT_DIR for build scripts");
+    };
     let generated_dir = PathBuf::from(out_dir).join(GENERATED_DIR);
     swift_bridge_build::parse_bridges(BRIDGES)
         .write_all_concatenated(&generated_dir, env!("CARGO_PKG_NAME"));

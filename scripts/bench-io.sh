@@ -40,7 +40,7 @@ if [[ -n ${BGUPLOAD_BIN:-} ]]; then
     BIN=$BGUPLOAD_BIN
 else
     say "building bgupload (release)"
-    cargo build --release -p bgupload-io --quiet
+    cargo build --release -p bgupload --bin bgupload --quiet
     BIN=$PWD/target/release/bgupload
 fi
 

@@ -78,7 +78,7 @@ fi
 (cd cordova && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
 
 step "1. JS API over bgupload-bridge (node --test)"
-timeout 1200 cargo build --locked -p bgupload-ffi --bin bgupload-bridge -p bgupload-io --bin bgupload
+timeout 1200 cargo build --locked -p bgupload-ffi --bin bgupload-bridge -p bgupload --bin bgupload
 BGUPLOAD_BIN_DIR="$target_dir/debug" timeout 600 node --test cordova/test/plugin.test.mjs
 
 step "2. the reference plugin's jasmine specs over bgupload-bridge"

@@ -45,7 +45,7 @@ die() { echo "reference-specs: FAILED: $*" >&2; exit 1; }
 command -v node >/dev/null && command -v npm >/dev/null || die "node and npm not found (Node 20+)"
 for bin in bgupload-bridge bgupload; do
     [ -x "$bin_dir/$bin" ] || die "$bin_dir/$bin is missing: build it first
-    (cargo build --locked -p bgupload-ffi --bin bgupload-bridge -p bgupload-io --bin bgupload)"
+    (cargo build --locked -p bgupload-ffi --bin bgupload-bridge -p bgupload --bin bgupload)"
 done
 
 installed_version() { # <node_modules dir> <package>: its version, or nothing

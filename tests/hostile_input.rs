@@ -24,6 +24,7 @@
 //! Every wait is bounded; timeouts in the engine's configuration are the
 //! subject of some rows, but no assertion depends on how fast the machine
 //! runs beyond them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use bgupload::fsm::ErrorCode;
 use bgupload::fsm::{
@@ -31,11 +32,11 @@ use bgupload::fsm::{
     UploadPayload,
 };
 use bgupload::io::driver::DriverTask;
-use bgupload::io::receiver::{Receiver, ReceiverConfig};
 use bgupload::io::{
     CommandError, Engine, EngineOptions, HttpConfig, HttpTransport, StoreCalls, event_to_json,
 };
 use bgupload::persistence::{FjallStore, Store};
+use bgupload::receiver::{Receiver, ReceiverConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

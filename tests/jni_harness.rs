@@ -11,11 +11,12 @@
 //! Needs a JDK (`javac` and `java` on `PATH`, or under `JAVA_HOME`): JDK 17
 //! or newer. Without one the test fails with the install command
 //! (`apt-get install -y openjdk-17-jdk-headless`). Every wait is bounded.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use bgupload::fsm::validate::{
     MSG_EVENT_ID_REQUIRED, MSG_ID_REQUIRED, MSG_PAYLOAD_MISSING, REFERENCE_MESSAGES,
 };
-use bgupload::io::receiver::{Receiver, ReceiverConfig};
+use bgupload::receiver::{Receiver, ReceiverConfig};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;

@@ -8,15 +8,16 @@
 //! The Python receiver is required: when `python3` or `python-multipart` is
 //! missing these tests fail with the install command
 //! (`python3 -m pip install python-multipart`). Every wait is bounded.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use bgupload::fsm::{
     BodyFormat, Config, Event, EventId, Outcome, ProgressThrottle, RetryPolicy, TerminalEvent,
     UploadPayload,
 };
 use bgupload::io::driver::DriverTask;
-use bgupload::io::receiver::{Receiver, ReceiverConfig};
 use bgupload::io::{Engine, EngineOptions, HttpConfig, HttpTransport, StoreCalls, event_to_json};
 use bgupload::persistence::FjallStore;
+use bgupload::receiver::{Receiver, ReceiverConfig};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -44,17 +45,7 @@ const MIB: u64 = 1024 * 1024;
 
 /// Writes `size` seeded pseudo-random bytes; returns the sha256.
 fn write_file(path: &Path, size: u64, seed: u64) -> String {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut data = Vec::with_capacity(size as usize);
-    while (data.len() as u64) < size {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        data.extend_from_slice(&state.to_le_bytes());
-    }
-    data.truncate(size as usize);
-    std::fs::write(path, &data).unwrap();
-    hex::encode(Sha256::digest(&data))
+    bgupload::pattern::write_pattern_file(path, size, seed).unwrap()
 }
 
 fn sha256_of(path: &Path) -> String {

@@ -17,12 +17,12 @@
 //! Knobs: `BGUPLOAD_CRASH_SEED` replays a run (the seed is printed);
 //! `BGUPLOAD_CRASH_KILLS` sets the number of kills (default
 //! `DEFAULT_KILLS`). Unix only (SIGKILL).
-
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 #![cfg(unix)]
 
 use bgupload_fsm::{
     Batch, BatchId, BodyFormat, Change, Config, EventId, Meta, Method, Outcome, Recovered,
-    TerminalEvent, UploadId, UploadRecord, UploadRequest,
+    SplitMix64, TerminalEvent, UploadId, UploadRecord, UploadRequest,
 };
 use bgupload_persistence::{FjallStore, Store, StoreError};
 use std::collections::BTreeMap;
@@ -228,22 +228,10 @@ fn crash_child() {
 
 // ---- the parent ----
 
-/// SplitMix64: small, seedable, good enough to place kills.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, limit: Duration) -> Duration {
-        let micros = u64::try_from(limit.as_micros()).unwrap().max(1);
-        Duration::from_micros(self.next() % micros)
-    }
+/// The engine's SplitMix64, placing kills: a duration below `limit`.
+fn below(rng: &mut SplitMix64, limit: Duration) -> Duration {
+    let micros = u64::try_from(limit.as_micros()).unwrap().max(1);
+    Duration::from_micros(rng.next_below(micros))
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -312,7 +300,7 @@ fn store_survives_sigkill() {
     });
     let kills = env_u64(KILLS_ENV).unwrap_or(DEFAULT_KILLS);
     eprintln!("store_crash: seed {seed} (replay with {SEED_ENV}={seed}), {kills} kills");
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64::new(seed);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let started = Instant::now();
@@ -328,11 +316,11 @@ fn store_survives_sigkill() {
             eprintln!("store_crash: deadline reached after {kill} kills");
             break;
         }
-        let delay = if rng.next().is_multiple_of(STARTUP_KILL_ONE_IN) {
-            rng.below(startup)
+        let delay = if rng.next_u64().is_multiple_of(STARTUP_KILL_ONE_IN) {
+            below(&mut rng, startup)
         } else {
             // A margin over the last start-up, which varies.
-            startup + startup / STARTUP_MARGIN_DIVISOR + rng.below(WRITE_WINDOW)
+            startup + startup / STARTUP_MARGIN_DIVISOR + below(&mut rng, WRITE_WINDOW)
         };
         let spawned = Instant::now();
         let mut child = spawn_writer(&dir);

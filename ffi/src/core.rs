@@ -17,11 +17,11 @@
 //! Every function catches panics, answers within [`COMMAND_TIMEOUT`], and
 //! returns a clear [`FfiError`] rather than failing silently.
 
-use crate::delivery::{Delivery, EventCallback};
+use crate::delivery::{Delivery, Droppable, EventCallback};
 use crate::error::{FfiError, catch_panic};
-use crate::host_transfer::{HostReport, HostTransport, Routed, TransferHost};
+use crate::host_transfer::{HostTransport, Routed, TransferHost};
 use crate::json;
-use bgupload_fsm::{Event, Limits, Options, TransferOwnership, UploadId};
+use bgupload_fsm::{Event, Limits, Options, TransferOwnership, TransferReport, UploadId};
 use bgupload_io::driver::DriverTask;
 use bgupload_io::{
     CommandError, Engine, EngineOptions, EventSink, HttpConfig, HttpTransport, StoreCalls,
@@ -178,7 +178,7 @@ fn open_with(
     );
     let limits = Limits::default();
     let machine = Options {
-        seed: options.seed.unwrap_or_else(fresh_seed),
+        seed: options.seed.unwrap_or_else(bgupload_io::fresh_seed),
         ownership: if host.is_some() {
             TransferOwnership::Os
         } else {
@@ -235,18 +235,6 @@ fn open_with(
     Ok(())
 }
 
-/// A seed for retry jitter that differs between runs.
-fn fresh_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos());
-    hasher.write_u128(nanos);
-    hasher.write_u32(std::process::id());
-    hasher.finish()
-}
-
 /// `init(config, callback)`: `callback` receives every later event as the
 /// reference plugin's JSON object text, on the delivery thread, starting
 /// with every unacknowledged terminal event. It replaces (and releases) any
@@ -255,12 +243,22 @@ pub fn init(config_json: Option<&str>, callback: EventCallback) -> Result<(), Ff
     catch_panic(|| {
         let config = json::config(config_json)?;
         let handles = handles(false)?;
-        let generation = handles.delivery.attach(callback);
+        // The machine decides when this callback takes over (and whether:
+        // a refused init keeps the one there was).
+        let generation = handles.delivery.offer(callback);
         let queue = handles.delivery.queue();
         let sink: EventSink = Box::new(move |event: Event| {
-            queue.push(generation, event_to_json(&event).to_string());
+            let droppable = match event {
+                Event::Progress { .. } => Droppable::Progress,
+                Event::Terminal(_) | Event::Rejected(_) => Droppable::Never,
+            };
+            queue.push(generation, event_to_json(&event).to_string(), droppable);
         });
-        run(&handles, handles.engine.init(config, sink))?;
+        if let Err(error) = run(&handles, handles.engine.init(config, sink)) {
+            handles.delivery.withdraw(generation);
+            return Err(error);
+        }
+        handles.delivery.confirm(generation);
         if let Some(running) = lock_engine().as_mut() {
             running.initialised = true;
         }
@@ -332,7 +330,11 @@ pub fn set_network_reachable(reachable: bool) -> Result<(), FfiError> {
 
 /// A report from the host on an OS-owned transfer it was asked to run,
 /// possibly before a relaunch (call [`open_os_owned`] first).
-pub fn report_transfer(upload_id: &str, attempt: u32, report: HostReport) -> Result<(), FfiError> {
+pub fn report_transfer(
+    upload_id: &str,
+    attempt: u32,
+    report: TransferReport,
+) -> Result<(), FfiError> {
     catch_panic(|| {
         let handles = handles(false)?;
         let host = handles.host.as_ref().ok_or(FfiError::NotOsOwned)?;

@@ -6,12 +6,27 @@
 //! event, start another upload, even `destroy` or `close`) without a
 //! deadlock, and a slow callback does not stall uploads.
 //!
-//! Each `init` installs a new listener under a new generation; an event
-//! queued for an older generation is dropped (the state machine re-delivers
-//! unacknowledged terminal events to the new callback itself). After
-//! [`Delivery::detach`] returns, the callback is not called again and has
-//! been released (for Android, its JNI global reference is deleted).
+//! Each `init` offers a listener under a new generation, and the driver's
+//! sink tags every event with the generation it belongs to. The state
+//! machine decides when the new callback takes over (its `Attach` effect
+//! switches the sink); this layer only keeps every offered listener until
+//! the engine answered that init: [`Delivery::confirm`] then releases the
+//! older ones, [`Delivery::withdraw`] the refused one. An event whose
+//! listener is gone is dropped (the state machine re-delivers unacknowledged
+//! terminal events to the new callback itself). After [`Delivery::detach`]
+//! returns, no callback is called again and each has been released (for
+//! Android, its JNI global reference is deleted).
+//!
+//! The queue is bounded for what may be dropped: UPLOADING events beyond
+//! [`MAX_QUEUED_EVENTS`] waiting are dropped (a later one supersedes them),
+//! so a callback that stops returning cannot grow memory without end.
+//! Terminal events and refusals are always queued: their number is bounded
+//! by the engine's limits (one per upload; unacknowledged events), and the
+//! driver never waits on the callback, so a callback that calls back into
+//! the engine cannot deadlock it.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
@@ -22,6 +37,9 @@ pub type EventCallback = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Name of the delivery thread (seen in debuggers and thread dumps).
 pub const DELIVERY_THREAD_NAME: &str = "bgupload-events";
+/// Events waiting for the callback beyond which UPLOADING events are
+/// dropped.
+pub const MAX_QUEUED_EVENTS: usize = 4_096;
 
 /// One queued event: the generation of the listener it is meant for, and
 /// its JSON text.
@@ -30,10 +48,13 @@ struct Item {
     json: String,
 }
 
+/// The listeners offered and not released, by generation, and the one the
+/// host's last answered `init` installed.
 #[derive(Default)]
 struct Slot {
-    generation: u64,
-    listener: Option<Arc<EventCallback>>,
+    last_generation: u64,
+    current: Option<u64>,
+    listeners: BTreeMap<u64, Arc<EventCallback>>,
 }
 
 struct Shared {
@@ -55,13 +76,31 @@ pub struct Delivery {
 #[derive(Clone)]
 pub struct EventQueue {
     sender: Sender<Item>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// Whether an event may be dropped when the queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Droppable {
+    /// UPLOADING: a later one supersedes it.
+    Progress,
+    /// Terminal events and refusals: always queued.
+    Never,
 }
 
 impl EventQueue {
-    /// Queues `json` for the listener of `generation`.
-    pub fn push(&self, generation: u64, json: String) {
+    /// Queues `json` for the listener of `generation`; a progress event is
+    /// dropped when [`MAX_QUEUED_EVENTS`] are waiting.
+    pub fn push(&self, generation: u64, json: String, droppable: Droppable) {
+        let waiting = self.queued.load(Ordering::Relaxed);
+        if droppable == Droppable::Progress && waiting >= MAX_QUEUED_EVENTS {
+            return;
+        }
+        self.queued.fetch_add(1, Ordering::Relaxed);
         // The thread only stops once every queue is dropped.
-        let _ = self.sender.send(Item { generation, json });
+        if self.sender.send(Item { generation, json }).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -78,13 +117,15 @@ impl Delivery {
             in_call: Mutex::new(()),
         });
         let (sender, receiver) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let thread_shared = shared.clone();
+        let thread_queued = queued.clone();
         let handle = thread::Builder::new()
             .name(DELIVERY_THREAD_NAME.to_owned())
-            .spawn(move || deliver(&thread_shared, &receiver))?;
+            .spawn(move || deliver(&thread_shared, &receiver, &thread_queued))?;
         Ok(Delivery {
             shared,
-            queue: EventQueue { sender },
+            queue: EventQueue { sender, queued },
             thread: handle.thread().id(),
         })
     }
@@ -94,42 +135,60 @@ impl Delivery {
         self.queue.clone()
     }
 
-    /// Installs `listener` in place of any earlier one; returns its
-    /// generation, to tag the events meant for it.
-    pub fn attach(&self, listener: EventCallback) -> u64 {
-        let (generation, previous) = {
-            let mut slot = lock(&self.shared.slot);
-            slot.generation += 1;
-            (slot.generation, slot.listener.replace(Arc::new(listener)))
-        };
-        self.wait_for_call_in_progress();
-        drop(previous);
+    /// Offers `listener` for an `init`, beside the ones there are; returns
+    /// its generation, to tag the events meant for it.
+    pub fn offer(&self, listener: EventCallback) -> u64 {
+        let mut slot = lock(&self.shared.slot);
+        slot.last_generation += 1;
+        let generation = slot.last_generation;
+        slot.listeners.insert(generation, Arc::new(listener));
         generation
     }
 
-    /// The generation of the listener now attached, if any.
-    pub fn current(&self) -> Option<u64> {
-        let slot = lock(&self.shared.slot);
-        slot.listener.as_ref().map(|_| slot.generation)
-    }
-
-    /// Removes the listener: no call starts after this returns, and a call
-    /// in progress has returned (unless this runs inside the callback).
-    pub fn detach(&self) {
-        let previous = {
+    /// The engine accepted the init of `generation`: it is the current
+    /// listener, and every older one is released (a call in progress has
+    /// returned, unless this runs inside the callback).
+    pub fn confirm(&self, generation: u64) {
+        let released = {
             let mut slot = lock(&self.shared.slot);
-            slot.generation += 1;
-            slot.listener.take()
+            slot.current = Some(generation);
+            let kept = slot.listeners.split_off(&generation);
+            std::mem::replace(&mut slot.listeners, kept)
         };
         self.wait_for_call_in_progress();
-        drop(previous);
+        drop(released);
+    }
+
+    /// The engine refused (or never answered) the init of `generation`:
+    /// its listener is released; the earlier one stays.
+    pub fn withdraw(&self, generation: u64) {
+        let released = lock(&self.shared.slot).listeners.remove(&generation);
+        self.wait_for_call_in_progress();
+        drop(released);
+    }
+
+    /// The generation of the listener the last accepted init installed.
+    pub fn current(&self) -> Option<u64> {
+        lock(&self.shared.slot).current
+    }
+
+    /// Removes every listener: no call starts after this returns, and a
+    /// call in progress has returned (unless this runs inside the callback).
+    pub fn detach(&self) {
+        let released = {
+            let mut slot = lock(&self.shared.slot);
+            slot.current = None;
+            std::mem::take(&mut slot.listeners)
+        };
+        self.wait_for_call_in_progress();
+        drop(released);
     }
 
     /// Queues `json` for the listener attached now; dropped when there is
     /// none.
     pub fn push_to_current(&self, json: String) {
         if let Some(generation) = self.current() {
-            self.queue.push(generation, json);
+            self.queue.push(generation, json, Droppable::Never);
         }
     }
 
@@ -148,16 +207,11 @@ impl Drop for Delivery {
     }
 }
 
-fn deliver(shared: &Shared, receiver: &Receiver<Item>) {
+fn deliver(shared: &Shared, receiver: &Receiver<Item>, queued: &AtomicUsize) {
     while let Ok(item) = receiver.recv() {
+        queued.fetch_sub(1, Ordering::Relaxed);
         let _in_call = lock(&shared.in_call);
-        let listener = {
-            let slot = lock(&shared.slot);
-            if slot.generation != item.generation {
-                continue;
-            }
-            slot.listener.clone()
-        };
+        let listener = lock(&shared.slot).listeners.get(&item.generation).cloned();
         if let Some(listener) = listener {
             // A panicking callback loses this one event, not the thread.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -188,20 +242,87 @@ mod tests {
         let delivery = Delivery::start().unwrap();
         delivery.push_to_current("dropped: no listener".to_owned());
         let (first, first_events) = collector();
-        let old = delivery.attach(first);
-        delivery.queue().push(old, "a".to_owned());
+        let old = delivery.offer(first);
+        delivery.confirm(old);
+        delivery.queue().push(old, "a".to_owned(), Droppable::Never);
         assert_eq!(first_events.recv_timeout(WAIT).unwrap(), "a");
+        // Offered, not yet answered: both listeners get their own events.
         let (second, second_events) = collector();
-        let new = delivery.attach(second);
-        delivery.queue().push(old, "stale".to_owned());
-        delivery.queue().push(new, "b".to_owned());
+        let new = delivery.offer(second);
+        delivery
+            .queue()
+            .push(old, "still the old one's".to_owned(), Droppable::Never);
+        assert_eq!(
+            first_events.recv_timeout(WAIT).unwrap(),
+            "still the old one's"
+        );
+        delivery.confirm(new);
+        delivery
+            .queue()
+            .push(old, "stale".to_owned(), Droppable::Never);
+        delivery.queue().push(new, "b".to_owned(), Droppable::Never);
         assert_eq!(second_events.recv_timeout(WAIT).unwrap(), "b");
         assert!(first_events.try_recv().is_err());
+        // A refused init's listener goes; the current one stays.
+        let (third, third_events) = collector();
+        let refused = delivery.offer(third);
+        delivery.withdraw(refused);
+        delivery
+            .queue()
+            .push(refused, "never".to_owned(), Droppable::Never);
+        delivery.push_to_current("c".to_owned());
+        assert_eq!(second_events.recv_timeout(WAIT).unwrap(), "c");
+        assert!(third_events.try_recv().is_err());
         delivery.detach();
-        delivery.queue().push(new, "after detach".to_owned());
+        delivery
+            .queue()
+            .push(new, "after detach".to_owned(), Droppable::Never);
         delivery.push_to_current("after detach".to_owned());
         std::thread::sleep(Duration::from_millis(50));
         assert!(second_events.try_recv().is_err());
+    }
+
+    #[test]
+    fn progress_beyond_the_bound_is_dropped_terminal_events_never() {
+        let delivery = Delivery::start().unwrap();
+        let (release, gate) = mpsc::channel::<()>();
+        let gate = Mutex::new(gate);
+        let (seen, seen_events) = mpsc::channel::<String>();
+        let seen = Mutex::new(seen);
+        let generation = delivery.offer(Box::new(move |json: &str| {
+            if json == "stuck" {
+                let _ = lock(&gate).recv_timeout(WAIT);
+            }
+            let _ = lock(&seen).send(json.to_owned());
+        }));
+        delivery.confirm(generation);
+        let queue = delivery.queue();
+        queue.push(generation, "stuck".to_owned(), Droppable::Never);
+        // The callback is now stuck inside "stuck": nothing is waiting.
+        let started = std::time::Instant::now();
+        while queue.queued.load(Ordering::Relaxed) > 0 && started.elapsed() < WAIT {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for n in 0..MAX_QUEUED_EVENTS + 100 {
+            queue.push(generation, format!("progress {n}"), Droppable::Progress);
+        }
+        for n in 0..3 {
+            queue.push(generation, format!("terminal {n}"), Droppable::Never);
+        }
+        assert_eq!(queue.queued.load(Ordering::Relaxed), MAX_QUEUED_EVENTS + 3);
+        release.send(()).unwrap();
+        let delivered: Vec<String> = (0..MAX_QUEUED_EVENTS + 4)
+            .map(|_| seen_events.recv_timeout(WAIT).unwrap())
+            .collect();
+        assert_eq!(delivered[0], "stuck");
+        assert_eq!(
+            delivered[MAX_QUEUED_EVENTS],
+            format!("progress {}", MAX_QUEUED_EVENTS - 1)
+        );
+        assert_eq!(
+            &delivered[MAX_QUEUED_EVENTS + 1..],
+            ["terminal 0", "terminal 1", "terminal 2"]
+        );
     }
 
     #[test]
@@ -209,12 +330,17 @@ mod tests {
         let delivery = Delivery::start().unwrap();
         let (sender, receiver) = mpsc::channel();
         let sender = Mutex::new(sender);
-        let generation = delivery.attach(Box::new(move |json: &str| {
+        let generation = delivery.offer(Box::new(move |json: &str| {
             assert!(json != "boom", "callback panics on purpose");
             let _ = lock(&sender).send(json.to_owned());
         }));
-        delivery.queue().push(generation, "boom".to_owned());
-        delivery.queue().push(generation, "after".to_owned());
+        delivery.confirm(generation);
+        delivery
+            .queue()
+            .push(generation, "boom".to_owned(), Droppable::Never);
+        delivery
+            .queue()
+            .push(generation, "after".to_owned(), Droppable::Never);
         assert_eq!(receiver.recv_timeout(WAIT).unwrap(), "after");
     }
 }

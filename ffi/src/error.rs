@@ -53,17 +53,8 @@ impl From<bgupload_io::CommandError> for FfiError {
 pub fn catch_panic<T>(call: impl FnOnce() -> Result<T, FfiError>) -> Result<T, FfiError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
         Ok(result) => result,
-        Err(payload) => Err(FfiError::Internal(panic_message(payload.as_ref()))),
-    }
-}
-
-/// The text of a panic payload.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic without a message".to_owned()
+        Err(payload) => Err(FfiError::Internal(bgupload_io::panic_message(
+            payload.as_ref(),
+        ))),
     }
 }

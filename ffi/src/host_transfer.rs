@@ -15,10 +15,10 @@
 //! give up is the state machine's.
 
 use bgupload_fsm::{
-    Attempt, ErrorCode, FileCheck, TransferFailure, TransferReport, UploadId, UploadRequest,
+    Attempt, AttemptReport, ErrorCode, FileCheck, TransferReport, UploadId, UploadRequest,
 };
-use bgupload_io::multipart::{Body, BodyError};
-use bgupload_io::transport::{AttemptReport, ProgressSink, Transport, body_spec, check_local_file};
+use bgupload_io::multipart::Body;
+use bgupload_io::transport::{ProgressSink, Transport, body_failure, body_spec, check_local_file};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -54,49 +54,25 @@ pub trait TransferHost: Send + Sync + 'static {
     fn cancel_transfer(&self, upload_id: &str, attempt: u32);
 }
 
-/// What the host says about one of its transfers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostReport {
-    /// `sent` of `total` body bytes went out.
-    Progress { sent: u64, total: u64 },
-    /// The server answered `status` with `body`.
-    Response { status: u16, body: Vec<u8> },
-    /// No answer. `retryable` is false when another attempt cannot help
-    /// (the body file is gone); network errors are retryable.
-    Failed {
-        message: String,
-        error_code: i32,
-        retryable: bool,
-    },
-}
-
-impl HostReport {
-    fn into_transfer_report(self, max_response_bytes: usize) -> TransferReport {
-        match self {
-            HostReport::Progress { sent, total } => TransferReport::Progress { sent, total },
-            HostReport::Response { status, mut body } => {
-                let truncated = body.len() > max_response_bytes;
-                body.truncate(max_response_bytes);
-                TransferReport::Response {
-                    status,
-                    body,
-                    truncated,
-                }
+/// A host's report, kept to the response limit as soon as it arrives (a
+/// host may hand over any amount): the machine's [`TransferReport`], with
+/// `truncated` set when the body was cut.
+fn bounded(report: TransferReport, max_response_bytes: usize) -> TransferReport {
+    match report {
+        TransferReport::Response {
+            status,
+            mut body,
+            truncated,
+        } => {
+            let cut = body.len() > max_response_bytes;
+            body.truncate(max_response_bytes);
+            TransferReport::Response {
+                status,
+                body,
+                truncated: truncated || cut,
             }
-            HostReport::Failed {
-                message,
-                error_code,
-                retryable,
-            } => TransferReport::Failed(TransferFailure {
-                message,
-                error_code,
-                retryable,
-            }),
         }
-    }
-
-    fn is_final(&self) -> bool {
-        !matches!(self, HostReport::Progress { .. })
+        other => other,
     }
 }
 
@@ -217,9 +193,9 @@ impl HostTransport {
     /// Routes a host report: to the attempt's waiting future when this
     /// process started it, otherwise back to the caller for the engine. A
     /// final report for an attempt not started here deletes its body file.
-    pub fn report(&self, upload_id: UploadId, attempt: Attempt, report: HostReport) -> Routed {
+    pub fn report(&self, upload_id: UploadId, attempt: Attempt, report: TransferReport) -> Routed {
         let is_final = report.is_final();
-        let report = report.into_transfer_report(self.inner.max_response_bytes);
+        let report = bounded(report, self.inner.max_response_bytes);
         let key = (upload_id, attempt);
         {
             let mut pending = self.inner.pending();
@@ -307,7 +283,7 @@ impl Transport for HostTransport {
                 Ok(Ok(content_type)) => content_type,
                 Ok(Err(failure)) => return failure,
                 Err(join_error) => {
-                    return failed(
+                    return TransferReport::failed(
                         format!("cannot prepare the request body: {join_error}"),
                         ErrorCode::CannotCreateFile.code(),
                         true,
@@ -328,7 +304,7 @@ impl Transport for HostTransport {
                 body_file_path: path.to_string_lossy().into_owned(),
             });
             let outcome = report.await.unwrap_or_else(|_| {
-                failed(
+                TransferReport::failed(
                     "the host dropped the transfer without a report".to_owned(),
                     ErrorCode::HostLostTransfer.code(),
                     true,
@@ -380,7 +356,7 @@ fn write_body(
 ) -> Result<String, TransferReport> {
     let body = Body::open(spec).map_err(|error| body_failure(&error))?;
     let cannot_create = |error: std::io::Error| {
-        failed(
+        TransferReport::failed(
             format!(
                 "cannot write the request body to {}: {error}",
                 path.display()
@@ -400,34 +376,6 @@ fn write_body(
         .map_err(|error| cannot_create(error.into_error()))?;
     file.sync_all().map_err(cannot_create)?;
     Ok(body.content_type().to_owned())
-}
-
-fn body_failure(error: &BodyError) -> TransferReport {
-    match error {
-        BodyError::FileNotFound { .. } => {
-            failed(error.to_string(), ErrorCode::FileDoesNotExist.code(), false)
-        }
-        // Our own file could not be written (disk full): another attempt
-        // may succeed.
-        BodyError::Write { .. } => {
-            failed(error.to_string(), ErrorCode::CannotCreateFile.code(), true)
-        }
-        // The app's file is unreadable or changed: another attempt would not
-        // send the file the app asked for.
-        _ => failed(
-            error.to_string(),
-            ErrorCode::NoPermissionsToReadFile.code(),
-            false,
-        ),
-    }
-}
-
-fn failed(message: String, error_code: i32, retryable: bool) -> TransferReport {
-    TransferReport::Failed(TransferFailure {
-        message,
-        error_code,
-        retryable,
-    })
 }
 
 fn remove_file_quietly(path: &Path) {

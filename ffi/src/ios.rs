@@ -26,10 +26,15 @@
 //!
 //! `build.rs` generates the Swift and C header files of this bridge (see
 //! `ffi/scripts/build-ios.sh`).
+// The one module that needs `unsafe` on iOS: swift-bridge expands the
+// bridge into `extern "C"` glue, and the tests call that C ABI as Swift
+// does.
+#![allow(unsafe_code)]
 
 use crate::core;
 use crate::error::FfiError;
-use crate::host_transfer::{HostReport, HostTransfer, TransferHost};
+use crate::host_transfer::{HostTransfer, TransferHost};
+use bgupload_fsm::TransferReport;
 use std::sync::Arc;
 
 #[swift_bridge::bridge]
@@ -181,7 +186,7 @@ fn bgupload_report_progress(
     answer(core::report_transfer(
         &upload_id,
         attempt,
-        HostReport::Progress { sent, total },
+        TransferReport::Progress { sent, total },
     ))
 }
 
@@ -194,9 +199,10 @@ fn bgupload_report_response(
     answer(core::report_transfer(
         &upload_id,
         attempt,
-        HostReport::Response {
+        TransferReport::Response {
             status,
             body: body.into_bytes(),
+            truncated: false,
         },
     ))
 }
@@ -211,11 +217,7 @@ fn bgupload_report_failure(
     answer(core::report_transfer(
         &upload_id,
         attempt,
-        HostReport::Failed {
-            message,
-            error_code,
-            retryable,
-        },
+        TransferReport::failed(message, error_code, retryable),
     ))
 }
 

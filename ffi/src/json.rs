@@ -150,7 +150,8 @@ pub fn config(text: Option<&str>) -> Result<Config, FfiError> {
     if let Some(millis) = optional_integer(&object, "progressIntervalMillis")? {
         config.progress.min_interval_millis = millis;
     }
-    bgupload_fsm::validate::config(config).map_err(FfiError::InvalidArgument)
+    // Values are the state machine's to check (`init` answers a refusal).
+    Ok(config)
 }
 
 /// The id of `removeUpload`: any non-empty text (unknown ids succeed).
@@ -695,8 +696,16 @@ mod tests {
     fn config_defaults_and_fields() {
         assert_eq!(config(None).unwrap(), Config::default());
         assert_eq!(config(Some("null")).unwrap(), Config::default());
+        // Decoding keeps values as given; the state machine applies the
+        // reference's falsy default and its bounds (`init` answers those).
         let zero = config(Some(r#"{"parallelUploadsLimit":0}"#)).unwrap();
-        assert_eq!(zero.parallel_uploads_limit, DEFAULT_PARALLEL_UPLOADS_LIMIT);
+        assert_eq!(zero.parallel_uploads_limit, 0);
+        assert_eq!(
+            bgupload_fsm::validate::config(zero)
+                .unwrap()
+                .parallel_uploads_limit,
+            DEFAULT_PARALLEL_UPLOADS_LIMIT
+        );
         let full = config(Some(
             r#"{"parallelUploadsLimit":3,"maxAttempts":4,"initialBackoffMillis":10,
                "maxBackoffMillis":100,"progressIntervalMillis":50,"other":"ignored"}"#,
@@ -718,11 +727,9 @@ mod tests {
         );
         let error = config(Some(r#"{"maxAttempts":-1}"#)).unwrap_err();
         assert!(error.to_string().starts_with("maxAttempts"), "{error}");
-        let error = config(Some(r#"{"parallelUploadsLimit":1000}"#)).unwrap_err();
-        assert!(
-            error.to_string().contains("parallelUploadsLimit"),
-            "{error}"
-        );
+        let too_many = config(Some(r#"{"parallelUploadsLimit":1000}"#)).unwrap();
+        let error = bgupload_fsm::validate::config(too_many).unwrap_err();
+        assert!(error.contains("parallelUploadsLimit"), "{error}");
         let error = config(Some("{oops")).unwrap_err();
         assert!(error.to_string().contains("not valid JSON"), "{error}");
         let error = config(Some("[]")).unwrap_err();

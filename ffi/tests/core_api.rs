@@ -4,13 +4,14 @@
 //! — acknowledge, even close it — without a deadlock.
 //!
 //! One test function: the engine is one per process.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
+use bgupload::receiver::{Receiver, ReceiverConfig};
 use bgupload_ffi::FfiError;
 use bgupload_ffi::core;
 use bgupload_ffi::delivery::EventCallback;
-use bgupload_ffi::host_transfer::HostReport;
+use bgupload_fsm::TransferReport;
 use bgupload_fsm::validate::MSG_PAYLOAD_MISSING;
-use bgupload_io::receiver::{Receiver, ReceiverConfig};
 use serde_json::Value;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -83,14 +84,14 @@ fn core_api_end_to_end() {
     assert_eq!(core::start_upload(Some("{}")), Err(FfiError::NotOpen));
     assert_eq!(core::destroy(), Err(FfiError::NotOpen));
     assert_eq!(
-        core::report_transfer(FIRST, 1, HostReport::Progress { sent: 1, total: 2 }),
+        core::report_transfer(FIRST, 1, TransferReport::Progress { sent: 1, total: 2 }),
         Err(FfiError::NotOpen)
     );
     assert_eq!(core::close(), Ok(()));
 
     core::open(Some(data), None).unwrap();
     assert_eq!(
-        core::report_transfer(FIRST, 1, HostReport::Progress { sent: 1, total: 2 }),
+        core::report_transfer(FIRST, 1, TransferReport::Progress { sent: 1, total: 2 }),
         Err(FfiError::NotOsOwned)
     );
     assert_eq!(
@@ -99,6 +100,17 @@ fn core_api_end_to_end() {
     );
     let (callback, events) = collector();
     core::init(Some("{}"), callback).unwrap();
+    // A refused init keeps the callback there was (the machine never
+    // attaches the new one) and releases the refused one.
+    let (refused_callback, refused_events) = collector();
+    let refused = core::init(Some(r#"{"parallelUploadsLimit":1000}"#), refused_callback);
+    let refused = refused.unwrap_err().to_string();
+    assert!(refused.contains("parallelUploadsLimit"), "{refused}");
+    assert_eq!(
+        refused_events.try_recv(),
+        Err(mpsc::TryRecvError::Disconnected),
+        "the refused init's callback is released, and was never called"
+    );
 
     // Refusals found decoding the JSON and refusals of the state machine:
     // each returned, and delivered exactly once.

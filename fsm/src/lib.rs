@@ -109,7 +109,7 @@ pub use error_code::ErrorCode;
 pub use event::{
     Event, MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection, TerminalEvent,
 };
-pub use machine::{Effect, Input, Machine, TransferFailure, TransferReport};
+pub use machine::{AttemptReport, Effect, Input, Machine, TransferFailure, TransferReport};
 pub use record::{Batch, Change, LegacyUpload, Meta, Recovered, UploadRecord, check_event};
 pub use rng::SplitMix64;
 pub use types::{

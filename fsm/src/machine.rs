@@ -6,7 +6,7 @@ use crate::error_code::ErrorCode;
 use crate::event::{
     Event, MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection, TerminalEvent,
 };
-use crate::record::{Batch, Change, Meta, Recovered, UploadRecord};
+use crate::record::{Batch, Change, LegacyUpload, Meta, Recovered, UploadRecord};
 use crate::rng::SplitMix64;
 use crate::types::{
     Attempt, BatchId, CommandId, Config, EventId, FileCheck, Options, Time, TransferOwnership,
@@ -47,15 +47,21 @@ pub enum Input {
     NetworkChanged { reachable: bool },
     /// A transport reports on an attempt. Reports for any attempt other than
     /// the upload's current one are ignored.
-    Transfer {
-        upload_id: UploadId,
-        attempt: Attempt,
-        report: TransferReport,
-    },
+    Transfer(AttemptReport),
     /// Every batch up to and including `through` is durable.
     Durable { through: BatchId },
     /// The deadline from [`Machine::poll_timeout`] (or any later time) came.
     Timeout,
+}
+
+/// A report on one attempt of one upload, as transports send it to the
+/// driver and the driver hands it to the machine: the one shape of a
+/// transfer report in every layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptReport {
+    pub upload_id: UploadId,
+    pub attempt: Attempt,
+    pub report: TransferReport,
 }
 
 /// What a transport says about one attempt.
@@ -74,6 +80,22 @@ pub enum TransferReport {
     },
     /// No answer: the attempt failed before a response arrived.
     Failed(TransferFailure),
+}
+
+impl TransferReport {
+    /// A failure without an answer.
+    pub fn failed(message: String, error_code: i32, retryable: bool) -> TransferReport {
+        TransferReport::Failed(TransferFailure {
+            message,
+            error_code,
+            retryable,
+        })
+    }
+
+    /// Whether this report ends its attempt (anything but progress).
+    pub fn is_final(&self) -> bool {
+        !matches!(self, TransferReport::Progress { .. })
+    }
 }
 
 /// Why an attempt got no response.
@@ -104,6 +126,12 @@ pub enum Effect {
         upload_id: UploadId,
         attempt: Attempt,
     },
+    /// The callback `init` (`command`) gave is now the app's: every later
+    /// `Deliver` goes to it, until the next `Attach` or a `Detach`. Comes
+    /// before the re-deliveries that init causes; a refused init has none.
+    Attach { command: CommandId },
+    /// `destroy`: no callback from here on; release the current one.
+    Detach,
     /// Hand this event to the app's callback.
     Deliver(Event),
     /// The command is done (durably, when it changed anything).
@@ -205,78 +233,10 @@ impl Machine {
             .meta
             .and_then(|meta| validate::config(meta.config).ok())
             .unwrap_or_default();
-        let mut machine = Machine {
-            options,
-            config,
-            rng: SplitMix64::new(options.seed),
-            now,
-            attached: false,
-            network_reachable: options.network_reachable,
-            uploads: BTreeMap::new(),
-            ready: BTreeMap::new(),
-            backoff: BTreeMap::new(),
-            in_flight: BTreeMap::new(),
-            next_sequence: 0,
-            events: BTreeMap::new(),
-            event_of_upload: BTreeMap::new(),
-            next_event_id: recovered.next_event_id(),
-            next_batch: 1,
-            durable_through: BatchId(0),
-            ready_effects: VecDeque::new(),
-            gated_effects: VecDeque::new(),
-        };
-        let mut repairs = Vec::new();
-        for event in recovered.events {
-            // This machine never writes two events for one upload; if a store
-            // holds two, both stay deliverable and the first is indexed.
-            machine
-                .event_of_upload
-                .entry(event.upload_id.clone())
-                .or_insert(event.event_id);
-            machine.events.insert(event.event_id, event);
-        }
-        let mut records = recovered.uploads;
-        records.sort_by_key(|record| record.sequence);
-        for mut record in records {
-            let id = record.request.id.clone();
-            if machine.event_of_upload.contains_key(&id) || machine.uploads.contains_key(&id) {
-                // Already ended, or stored twice: the event (or the first
-                // record) wins.
-                repairs.push(Change::DeleteUpload(id));
-                continue;
-            }
-            record.sequence = machine.next_sequence;
-            machine.next_sequence += 1;
-            let phase = match (record.in_flight, record.last_attempt, options.ownership) {
-                (true, Some(attempt), TransferOwnership::Os) => Phase::Reconciling {
-                    attempt,
-                    deadline: now.saturating_add_millis(options.limits.reconcile_timeout_millis),
-                },
-                _ => {
-                    record.in_flight = false;
-                    Phase::Ready
-                }
-            };
-            machine.insert_upload(Upload { record, phase });
-        }
-        for legacy in recovered.legacy_uploads {
-            // Old ids are kept as stored, UUID or not: the app knows them.
-            let upload_id = UploadId::from_stored(&legacy.id);
-            repairs.push(Change::DeleteUpload(upload_id.clone()));
-            if machine.event_of_upload.contains_key(&upload_id)
-                || machine.uploads.contains_key(&upload_id)
-            {
-                continue;
-            }
-            let event = machine.new_terminal_event(
-                upload_id,
-                Outcome::Failed {
-                    error: MSG_LEGACY.to_owned(),
-                    error_code: ErrorCode::LegacyRecord.code(),
-                },
-            );
-            repairs.push(Change::PutEvent(event));
-        }
+        let mut machine = Machine::empty(options, config, now, recovered.next_event_id());
+        machine.restore_events(recovered.events);
+        let mut repairs = machine.restore_uploads(recovered.uploads);
+        repairs.extend(machine.migrate_legacy_uploads(recovered.legacy_uploads));
         // A store written by an older build may hold more OS-owned transfers
         // than its limit allows.
         repairs.extend(machine.shed_excess_transfers());
@@ -292,6 +252,105 @@ impl Machine {
         machine.schedule();
         machine.check_invariants();
         machine
+    }
+
+    /// A machine holding nothing yet.
+    fn empty(options: Options, config: Config, now: Time, next_event_id: u64) -> Machine {
+        Machine {
+            options,
+            config,
+            rng: SplitMix64::new(options.seed),
+            now,
+            attached: false,
+            network_reachable: options.network_reachable,
+            uploads: BTreeMap::new(),
+            ready: BTreeMap::new(),
+            backoff: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            next_sequence: 0,
+            events: BTreeMap::new(),
+            event_of_upload: BTreeMap::new(),
+            next_event_id,
+            next_batch: 1,
+            durable_through: BatchId(0),
+            ready_effects: VecDeque::new(),
+            gated_effects: VecDeque::new(),
+        }
+    }
+
+    /// Recovery, step 1: the stored events, deliverable again.
+    fn restore_events(&mut self, events: Vec<TerminalEvent>) {
+        for event in events {
+            // This machine never writes two events for one upload; if a store
+            // holds two, both stay deliverable and the first is indexed.
+            self.event_of_upload
+                .entry(event.upload_id.clone())
+                .or_insert(event.event_id);
+            self.events.insert(event.event_id, event);
+        }
+    }
+
+    /// Recovery, step 2: the stored uploads, in acceptance order; in-flight
+    /// ones re-queued (engine-owned) or reconciled (OS-owned). Returns the
+    /// deletions of records that must not stay.
+    fn restore_uploads(&mut self, mut records: Vec<UploadRecord>) -> Vec<Change> {
+        let mut repairs = Vec::new();
+        records.sort_by_key(|record| record.sequence);
+        for mut record in records {
+            let id = record.request.id.clone();
+            if self.event_of_upload.contains_key(&id) || self.uploads.contains_key(&id) {
+                // Already ended, or stored twice: the event (or the first
+                // record) wins.
+                repairs.push(Change::DeleteUpload(id));
+                continue;
+            }
+            record.sequence = self.next_sequence;
+            self.next_sequence += 1;
+            let phase = match (
+                record.in_flight,
+                record.last_attempt,
+                self.options.ownership,
+            ) {
+                (true, Some(attempt), TransferOwnership::Os) => Phase::Reconciling {
+                    attempt,
+                    deadline: self
+                        .now
+                        .saturating_add_millis(self.options.limits.reconcile_timeout_millis),
+                },
+                _ => {
+                    record.in_flight = false;
+                    Phase::Ready
+                }
+            };
+            self.insert_upload(Upload { record, phase });
+        }
+        repairs
+    }
+
+    /// Recovery, step 3: uploads an older storage format left in flight
+    /// end FAILED 500; their old records are deleted by their stored key.
+    fn migrate_legacy_uploads(&mut self, legacy_uploads: Vec<LegacyUpload>) -> Vec<Change> {
+        let mut repairs = Vec::new();
+        for legacy in legacy_uploads {
+            // Old ids are kept as stored, whatever rule they break: the app
+            // knows them.
+            let upload_id = UploadId::from_stored(&legacy.id);
+            repairs.push(Change::DeleteUpload(upload_id.clone()));
+            if self.event_of_upload.contains_key(&upload_id)
+                || self.uploads.contains_key(&upload_id)
+            {
+                continue;
+            }
+            let event = self.new_terminal_event(
+                upload_id,
+                Outcome::Failed {
+                    error: MSG_LEGACY.to_owned(),
+                    error_code: ErrorCode::LegacyRecord.code(),
+                },
+            );
+            repairs.push(Change::PutEvent(event));
+        }
+        repairs
     }
 
     /// Applies one input at time `now` (a `now` earlier than one seen before
@@ -313,17 +372,19 @@ impl Machine {
                     .retain(|effect| !matches!(effect, Effect::Deliver(_)));
                 self.gated_effects
                     .retain(|(_, effect)| !matches!(effect, Effect::Deliver(_)));
+                // In order after any Attach still held back.
+                self.push_gated(Effect::Detach);
                 self.push_gated(Effect::CommandDone {
                     command,
                     result: Ok(()),
                 });
             }
             Input::NetworkChanged { reachable } => self.network_reachable = reachable,
-            Input::Transfer {
+            Input::Transfer(AttemptReport {
                 upload_id,
                 attempt,
                 report,
-            } => self.on_transfer(&upload_id, attempt, report),
+            }) => self.on_transfer(&upload_id, attempt, report),
             Input::Durable { through } => self.on_durable(through),
             Input::Timeout => self.on_timeout(),
         }
@@ -333,11 +394,13 @@ impl Machine {
 
     /// The next effect to carry out, in order, or `None` when there is
     /// nothing to do until the next input.
+    #[must_use = "an effect not carried out is a lost write, transfer or event"]
     pub fn poll_effect(&mut self) -> Option<Effect> {
         self.ready_effects.pop_front()
     }
 
     /// When to feed [`Input::Timeout`] next, if anything waits on time.
+    #[must_use = "a deadline not armed is a retry that never comes"]
     pub fn poll_timeout(&self) -> Option<Time> {
         let mut next = self.backoff.first_key_value().map(|((until, _), _)| *until);
         for id in self.in_flight.values() {
@@ -417,6 +480,7 @@ impl Machine {
             .retain(|(_, effect)| !matches!(effect, Effect::Deliver(Event::Terminal(_))));
         self.ready_effects
             .retain(|effect| !matches!(effect, Effect::Deliver(Event::Terminal(_))));
+        self.push_gated(Effect::Attach { command });
         let events: Vec<TerminalEvent> = self.events.values().cloned().collect();
         for event in events {
             self.push_gated(Effect::Deliver(Event::Terminal(event)));
@@ -735,8 +799,14 @@ impl Machine {
     }
 
     fn on_durable(&mut self, through: BatchId) {
-        // A confirmation of a batch not handed out yet is a caller bug; take
-        // what exists.
+        // A confirmation of a batch not handed out yet is a caller bug
+        // (the property suite drives the machine as a correct caller must);
+        // a release build takes what exists.
+        debug_assert!(
+            through.0 < self.next_batch,
+            "Durable through {through:?} but the last batch handed out is {}",
+            self.next_batch - 1
+        );
         let through = BatchId(through.0.min(self.next_batch - 1));
         if through <= self.durable_through {
             return;
@@ -765,6 +835,13 @@ impl Machine {
             let Some(upload) = self.uploads.get_mut(&id) else {
                 continue;
             };
+            // A second attempt of one upload while the first may run is a
+            // bug of this machine (the property suite drives every path).
+            debug_assert!(
+                !upload.record.in_flight,
+                "upload {id} scheduled while its attempt {:?} may still run",
+                upload.record.last_attempt
+            );
             let Some(attempt) = upload
                 .record
                 .last_attempt
@@ -917,10 +994,9 @@ impl Machine {
 
     /// Takes an upload out of every index. The id must be known.
     fn remove_upload(&mut self, upload_id: &UploadId) -> Upload {
-        let upload = self
-            .uploads
-            .remove(upload_id)
-            .expect("remove_upload is called with a known id");
+        let Some(upload) = self.uploads.remove(upload_id) else {
+            panic!("remove_upload is called with a known id, not {upload_id}");
+        };
         let sequence = upload.record.sequence;
         match upload.phase {
             Phase::Ready => {

@@ -18,6 +18,11 @@ impl Time {
         Time(millis)
     }
 
+    /// `elapsed` since the epoch, in whole milliseconds (saturating).
+    pub fn from_duration(elapsed: std::time::Duration) -> Time {
+        Time(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+    }
+
     pub const fn as_millis(self) -> u64 {
         self.0
     }

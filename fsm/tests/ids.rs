@@ -2,6 +2,7 @@
 //! upload ids are any non-empty text of at most 1 KiB without control
 //! characters, kept exactly; an `eventId` names an event only in the form
 //! the engine hands out.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 mod support;
 

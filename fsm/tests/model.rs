@@ -8,6 +8,7 @@
 //! answer from what the app was told, and the machine must agree.
 //! Failing cases are saved under `proptest-regressions/` and replayed first.
 //! `PROPTEST_CASES` raises the number of cases (default 1,000).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 mod support;
 

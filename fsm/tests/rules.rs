@@ -1,11 +1,13 @@
 //! One test per rule of the state machine (DESIGN.md "Semantics").
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 mod support;
 
 use bgupload_fsm::{
-    Attempt, BodyFormat, Change, Config, Effect, ErrorCode, Event, EventId, FileCheck, Input,
-    LegacyUpload, Limits, MSG_ATTEMPTS_EXHAUSTED, Machine, Options, Outcome, ProgressThrottle,
-    Recovered, RetryPolicy, Time, TransferOwnership, TransferReport, UploadPayload, validate,
+    Attempt, AttemptReport, BodyFormat, Change, Config, Effect, ErrorCode, Event, EventId,
+    FileCheck, Input, LegacyUpload, Limits, MSG_ATTEMPTS_EXHAUSTED, Machine, Options, Outcome,
+    ProgressThrottle, Recovered, RetryPolicy, Time, TransferOwnership, TransferReport,
+    UploadPayload, validate,
 };
 use support::{FILE_OK, World, id, payload, uuid};
 
@@ -490,7 +492,7 @@ fn a_report_for_a_cancelled_or_old_attempt_is_ignored() {
     world.fail(&id(1), true);
     world.advance(10 * 60 * 1_000);
     assert_eq!(world.transfers.get(&id(1)), Some(&Attempt(2)));
-    world.input(Input::Transfer {
+    world.input(Input::Transfer(AttemptReport {
         upload_id: id(1),
         attempt: Attempt(1),
         report: TransferReport::Response {
@@ -498,14 +500,14 @@ fn a_report_for_a_cancelled_or_old_attempt_is_ignored() {
             body: Vec::new(),
             truncated: false,
         },
-    });
+    }));
     assert!(world.terminal_events().is_empty(), "stale response ignored");
     world.remove(&uuid(1));
-    world.input(Input::Transfer {
+    world.input(Input::Transfer(AttemptReport {
         upload_id: id(1),
         attempt: Attempt(2),
         report: TransferReport::Progress { sent: 5, total: 10 },
-    });
+    }));
     assert!(world.progress_events(&id(1)).is_empty());
     assert_eq!(world.terminal_events().len(), 1);
 }
@@ -743,7 +745,7 @@ fn relaunch_reconciles_os_owned_transfers_with_a_bounded_wait() {
         "the OS owns them: nothing restarts"
     );
     // The OS finished upload 1 while the app was dead and reports it now.
-    world.input(Input::Transfer {
+    world.input(Input::Transfer(AttemptReport {
         upload_id: id(1),
         attempt: Attempt(1),
         report: TransferReport::Response {
@@ -751,7 +753,7 @@ fn relaunch_reconciles_os_owned_transfers_with_a_bounded_wait() {
             body: b"done".to_vec(),
             truncated: false,
         },
-    });
+    }));
     assert_eq!(world.terminal_events().len(), 1);
     // Upload 2 never reports: after the timeout it is cancelled and retried.
     world.advance(60_000);
@@ -898,7 +900,7 @@ fn an_attempt_that_reported_its_end_is_not_cancelled() {
     drain(&mut machine);
     machine.handle_input(
         now,
-        Input::Transfer {
+        Input::Transfer(AttemptReport {
             upload_id: id(1),
             attempt: Attempt(1),
             report: TransferReport::Response {
@@ -906,7 +908,7 @@ fn an_attempt_that_reported_its_end_is_not_cancelled() {
                 body: Vec::new(),
                 truncated: false,
             },
-        },
+        }),
     );
     let effects = drain(&mut machine);
     assert!(

@@ -13,9 +13,11 @@
 //!   order (nulls left out, numbers and booleans as text); a field of the
 //!   wrong type is refused naming that field; a number is sent as written
 //!   (serde_json's `float_roundtrip`; found here as F6, fixed in 1edb564);
-//! - a configuration that decodes is one `validate::config` accepts as is;
-//! - every `u64` event id, as a number, a JSON string or bare digits,
-//!   decodes to itself.
+//! - a decoded configuration is checked by `validate::config` without a
+//!   panic (the state machine, not the decoder, owns the value rules), and
+//!   whatever it accepts it accepts again unchanged;
+//! - every event id in range, bare or as a JSON string, names itself; other
+//!   forms of the number name no event.
 
 use crate::seed::{Blob, Text, fuzz_enum};
 use bgupload_ffi::json;
@@ -140,11 +142,14 @@ fn every_decoder(text: &str) {
         }
     }
     match json::config(Some(text)) {
-        Ok(config) => assert_eq!(
-            bgupload_fsm::validate::config(config),
-            Ok(config),
-            "a decoded configuration the state machine would change or refuse"
-        ),
+        Ok(config) => match bgupload_fsm::validate::config(config) {
+            Ok(checked) => assert_eq!(
+                bgupload_fsm::validate::config(checked),
+                Ok(checked),
+                "a checked configuration changes when checked again"
+            ),
+            Err(error) => short(&error),
+        },
         Err(error) => short(&error.to_string()),
     }
     if let Err(error) = json::open_options(Some(text)) {

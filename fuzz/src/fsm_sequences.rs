@@ -27,7 +27,7 @@ use crate::seed::{Blob, Text, fuzz_enum, fuzz_struct};
 use crate::support::{self, Disk, IdState, World};
 use bgupload_fsm::validate::{MAX_ECHOED_ID_BYTES, truncate_to_char_boundary};
 use bgupload_fsm::{
-    Attempt, BodyFormat, Config, ErrorCode, Event, EventId, FileCheck, Input, LegacyUpload, Limits,
+    AttemptReport, Attempt, BodyFormat, Config, ErrorCode, Event, EventId, FileCheck, Input, LegacyUpload, Limits,
     MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Machine, Meta, Method, Options, Outcome,
     ProgressThrottle, Recovered, RetryPolicy, TerminalEvent, Time, TransferFailure,
     TransferOwnership, TransferReport, UploadId, UploadPayload, UploadRecord, UploadRequest,
@@ -568,6 +568,7 @@ fn load_stored(world: &mut World, checker: &mut Checker, stored: &StoredState) -
             .map(|record| record.request.id.clone()),
     );
     world.machine = Machine::recover(world.options, recovered, world.now);
+    world.attached = None;
     world.disk = disk;
     world.drain();
     world.sync();
@@ -725,11 +726,11 @@ fn assert_ignored(world: &mut World, id: &UploadId, attempt: Attempt, report: Tr
     let now = world.now;
     world.machine.handle_input(
         now,
-        Input::Transfer {
+        Input::Transfer(AttemptReport {
             upload_id: id.clone(),
             attempt,
             report,
-        },
+        }),
     );
     if let Some(effect) = world.machine.poll_effect() {
         panic!(

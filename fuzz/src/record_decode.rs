@@ -19,7 +19,7 @@
 
 use crate::seed::{Blob, fuzz_struct};
 use bgupload_fsm::{
-    Change, CommandId, Config, Effect, Event, Input, Machine, Options, Time, TransferOwnership,
+    AttemptReport, Change, CommandId, Config, Effect, Event, Input, Machine, Options, Time, TransferOwnership,
     TransferReport,
 };
 use bgupload_persistence::codec::{
@@ -185,7 +185,7 @@ fn drive_to_quiet(mut machine: Machine) {
                     }
                     inputs.push(Input::Durable { through: batch.id });
                 }
-                Effect::StartAttempt { request, attempt } => inputs.push(Input::Transfer {
+                Effect::StartAttempt { request, attempt } => inputs.push(Input::Transfer(AttemptReport {
                     upload_id: request.id,
                     attempt,
                     report: TransferReport::Response {
@@ -193,7 +193,7 @@ fn drive_to_quiet(mut machine: Machine) {
                         body: b"ok".to_vec(),
                         truncated: false,
                     },
-                }),
+                })),
                 Effect::Deliver(Event::Terminal(event)) => {
                     inputs.push(Input::AcknowledgeEvent {
                         command: CommandId(next_command),
@@ -201,7 +201,11 @@ fn drive_to_quiet(mut machine: Machine) {
                     });
                     next_command += 1;
                 }
-                Effect::Deliver(_) | Effect::CancelAttempt { .. } | Effect::CommandDone { .. } => {}
+                Effect::Deliver(_)
+                | Effect::CancelAttempt { .. }
+                | Effect::CommandDone { .. }
+                | Effect::Attach { .. }
+                | Effect::Detach => {}
             }
         }
         if inputs.is_empty() {

@@ -7,20 +7,19 @@
 //! command already waiting, so a burst of `startUpload` calls becomes one
 //! `Store::apply` (one fsync).
 
-use crate::transport::{AttemptReport, ProgressSink, Transport};
+use crate::clock::Clock;
+use crate::transport::{ProgressSink, Transport};
 use bgupload_fsm::{
-    Attempt, CommandId, Config, Effect, ErrorCode, Event, EventId, FileCheck, Input, Machine,
-    Options, Rejection, Time, UploadId, UploadPayload,
+    Attempt, AttemptReport, CommandId, Config, Effect, ErrorCode, Event, EventId, FileCheck, Input,
+    Machine, Options, Rejection, UploadId, UploadPayload,
 };
 use bgupload_persistence::{Store, StoreError};
 use futures_util::FutureExt;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 /// Commands waiting in the driver's queue at most; callers wait beyond.
 pub const COMMAND_QUEUE: usize = 1_024;
@@ -129,7 +128,7 @@ impl Engine {
         T: Transport,
     {
         let recovered = call_store(&store, options.store_calls, |store| store.load()).await?;
-        let clock = Clock::new();
+        let clock = Clock::start();
         let machine = Machine::recover(options.machine, recovered, clock.now());
         let (requests, request_queue) = mpsc::channel(COMMAND_QUEUE);
         let (reports, report_queue) = mpsc::channel(REPORT_QUEUE);
@@ -143,6 +142,7 @@ impl Engine {
             reports,
             report_queue,
             sink: None,
+            offered_sinks: BTreeMap::new(),
             replies: BTreeMap::new(),
             next_command: 1,
             transfers: BTreeMap::new(),
@@ -231,30 +231,6 @@ fn stopped() -> CommandError {
     CommandError::Stopped("the driver task ended".to_owned())
 }
 
-/// Milliseconds since the engine started, from tokio's clock (virtual
-/// under the simulator and in paused-time tests).
-#[derive(Clone, Copy, Debug)]
-struct Clock {
-    origin: Instant,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        Clock {
-            origin: Instant::now(),
-        }
-    }
-
-    fn now(&self) -> Time {
-        let millis = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        Time::from_millis(millis)
-    }
-
-    fn instant(&self, time: Time) -> Instant {
-        self.origin + Duration::from_millis(time.as_millis())
-    }
-}
-
 struct Driver<S, T> {
     machine: Machine,
     store: Arc<S>,
@@ -264,7 +240,11 @@ struct Driver<S, T> {
     request_queue: mpsc::Receiver<Request>,
     reports: mpsc::Sender<AttemptReport>,
     report_queue: mpsc::Receiver<AttemptReport>,
+    /// The app's callback, as the machine attached it.
     sink: Option<EventSink>,
+    /// Callbacks of inits the machine has not answered yet: one becomes
+    /// `sink` on its `Effect::Attach`; a refused init's is dropped.
+    offered_sinks: BTreeMap<CommandId, EventSink>,
     replies: BTreeMap<CommandId, Reply>,
     next_command: u64,
     transfers: BTreeMap<UploadId, (Attempt, JoinHandle<()>)>,
@@ -310,6 +290,13 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
             self.carry_out_effects().await?;
 
             let deadline = self.machine.poll_timeout();
+            if let Some(time) = deadline {
+                let wait = time.saturating_millis_since(self.clock.now());
+                tracing::debug!(
+                    wait_millis = wait,
+                    "next deadline (retry, throttle or reconcile)"
+                );
+            }
             let sleep = async {
                 match deadline {
                     Some(time) => tokio::time::sleep_until(self.clock.instant(time)).await,
@@ -362,13 +349,10 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                 sink,
                 reply,
             } => {
-                // A valid init's callback takes over at once: the
-                // re-deliveries it causes go to it. A refused init keeps the
-                // callback there was.
-                if bgupload_fsm::validate::config(config).is_ok() {
-                    self.sink = Some(sink);
-                }
+                // The machine says when this callback takes over
+                // (`Effect::Attach`), or that it never does.
                 let command = self.command(reply);
+                self.offered_sinks.insert(command, sink);
                 self.input(Input::Init { command, config });
             }
             Request::StartUpload { payload, reply } => {
@@ -394,8 +378,6 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
             Request::Destroy { reply } => {
                 let command = self.command(reply);
                 self.input(Input::Destroy { command });
-                // No event is delivered after destroy: release the callback.
-                self.sink = None;
             }
             Request::NetworkChanged { reachable } => {
                 self.input(Input::NetworkChanged { reachable });
@@ -407,8 +389,20 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
     }
 
     fn handle_report(&mut self, report: AttemptReport) {
-        let finished = !matches!(report.report, bgupload_fsm::TransferReport::Progress { .. });
-        if finished
+        if report.report.is_final() {
+            let outcome = match &report.report {
+                bgupload_fsm::TransferReport::Response { status, .. } => format!("HTTP {status}"),
+                bgupload_fsm::TransferReport::Failed(failure) => {
+                    format!(
+                        "failed {} (retryable: {})",
+                        failure.error_code, failure.retryable
+                    )
+                }
+                bgupload_fsm::TransferReport::Progress { .. } => String::new(),
+            };
+            tracing::debug!(upload = %report.upload_id, attempt = report.attempt.0, %outcome, "attempt ends");
+        }
+        if report.report.is_final()
             && self
                 .transfers
                 .get(&report.upload_id)
@@ -416,11 +410,7 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
         {
             self.transfers.remove(&report.upload_id);
         }
-        self.input(Input::Transfer {
-            upload_id: report.upload_id,
-            attempt: report.attempt,
-            report: report.report,
-        });
+        self.input(Input::Transfer(report));
     }
 
     /// Drains the machine; persists the batches it hands out in one store
@@ -454,7 +444,12 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                             sink(event);
                         }
                     }
+                    Effect::Attach { command } => {
+                        self.sink = self.offered_sinks.remove(&command);
+                    }
+                    Effect::Detach => self.sink = None,
                     Effect::CommandDone { command, result } => {
+                        self.offered_sinks.remove(&command);
                         if let Some(reply) = self.replies.remove(&command) {
                             let _ = reply.send(result.map_err(CommandError::Rejected));
                         }
@@ -482,15 +477,32 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
     }
 
     async fn persist(&mut self, batches: Vec<bgupload_fsm::Batch>) -> Result<(), EngineError> {
+        let group = batches.len();
+        let changes: usize = batches.iter().map(|batch| batch.changes.len()).sum();
+        let started = std::time::Instant::now();
         let batches = Arc::new(batches);
-        call_store(&self.store, self.options.store_calls, move |store| {
+        let result = call_store(&self.store, self.options.store_calls, move |store| {
             store.apply(&batches)
         })
-        .await
+        .await;
+        tracing::debug!(
+            batches = group,
+            changes,
+            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            ok = result.is_ok(),
+            "persisted one group"
+        );
+        result
     }
 
     fn start_attempt(&mut self, request: bgupload_fsm::UploadRequest, attempt: Attempt) {
         let upload_id = request.id.clone();
+        tracing::debug!(
+            upload = %upload_id,
+            attempt = attempt.0,
+            url = %crate::transport::loggable_url(&request.server_url),
+            "attempt starts"
+        );
         let progress = ProgressSink::new(upload_id.clone(), attempt, self.reports.clone());
         // A transport that panics must still end its attempt with a report,
         // or the upload would wait for it until the next relaunch.
@@ -499,11 +511,7 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
         let report_id = upload_id.clone();
         let handle = tokio::spawn(async move {
             let report = run.await.unwrap_or_else(|panic| {
-                let detail = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("no message");
+                let detail = crate::panic_message(panic.as_ref());
                 bgupload_fsm::TransferReport::Failed(bgupload_fsm::TransferFailure {
                     message: format!("the transfer failed unexpectedly: {detail}"),
                     error_code: ErrorCode::TransportFailedInside.code(),

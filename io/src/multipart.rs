@@ -23,11 +23,8 @@
 //! bodies and are sent byte for byte (line breaks are not normalised).
 
 use std::fs;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -53,6 +50,7 @@ pub const OCTET_STREAM: &str = "application/octet-stream";
 const CRLF: &[u8] = b"\r\n";
 
 pub use bgupload_fsm::BodyFormat;
+use bgupload_fsm::SplitMix64;
 
 /// What one request body is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +123,7 @@ enum Segment {
 impl Body {
     /// Opens a body with a fresh, unpredictable boundary.
     pub fn open(spec: &BodySpec) -> Result<Body, BodyError> {
-        Self::open_with_boundary_seed(spec, fresh_boundary_seed())
+        Self::open_with_boundary_seed(spec, crate::fresh_seed())
     }
 
     /// Opens a body whose boundary is derived from `seed` only, so the same
@@ -249,7 +247,7 @@ impl Body {
                     written += bytes.len() as u64;
                 }
                 Segment::File { path, length } => {
-                    let mut check = FileCheck::new(path, length);
+                    let mut check = LengthGuard::new(path, length);
                     let mut file =
                         fs::File::open(&check.path).map_err(|error| check.open_failed(error))?;
                     let length_now = file
@@ -380,11 +378,11 @@ fn multipart_preamble(
 /// A boundary derived from `seed` that occurs in no parameter value. Names
 /// cannot hold a delimiter: they are escaped and stay on one line.
 fn choose_boundary(seed: u64, parameters: &[(String, String)]) -> String {
-    let mut state = seed;
+    let mut rng = SplitMix64::new(seed);
     let mut candidate = String::new();
     for _ in 0..MAX_BOUNDARY_ATTEMPTS {
-        let high = splitmix64(&mut state);
-        let low = splitmix64(&mut state);
+        let high = rng.next_u64();
+        let low = rng.next_u64();
         candidate = format!("{BOUNDARY_PREFIX}{high:016x}{low:016x}");
         if !parameters
             .iter()
@@ -396,41 +394,18 @@ fn choose_boundary(seed: u64, parameters: &[(String, String)]) -> String {
     candidate
 }
 
-/// SplitMix64 step: advances `state` and returns the next well-mixed value.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut mixed = *state;
-    mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    mixed ^ (mixed >> 31)
-}
-
-/// A seed nobody can predict, without a random-number crate: the standard
-/// library's randomly keyed hasher over a process counter and the time.
-fn fresh_boundary_seed() -> u64 {
-    static BODIES_OPENED: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(BODIES_OPENED.fetch_add(1, Ordering::Relaxed));
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos())
-        .unwrap_or_default();
-    hasher.write_u128(nanos);
-    hasher.finish()
-}
-
 /// Length bookkeeping for the file segment, shared by the stream and the
 /// writer so both detect a changed file in the same way.
 #[derive(Debug)]
-struct FileCheck {
+struct LengthGuard {
     path: PathBuf,
     expected: u64,
     delivered: u64,
 }
 
-impl FileCheck {
-    fn new(path: PathBuf, expected: u64) -> FileCheck {
-        FileCheck {
+impl LengthGuard {
+    fn new(path: PathBuf, expected: u64) -> LengthGuard {
+        LengthGuard {
             path,
             expected,
             delivered: 0,
@@ -534,7 +509,7 @@ enum StreamPosition {
     Bytes(Bytes),
     File {
         file: tokio::fs::File,
-        check: FileCheck,
+        check: LengthGuard,
     },
     Finished,
 }
@@ -574,7 +549,7 @@ impl BodyStream {
                     }
                     Some(Segment::Bytes(bytes)) => self.current = StreamPosition::Bytes(bytes),
                     Some(Segment::File { path, length }) => {
-                        match open_file_async(FileCheck::new(path, length)).await {
+                        match open_file_async(LengthGuard::new(path, length)).await {
                             Ok((file, check)) => {
                                 self.current = StreamPosition::File { file, check };
                             }
@@ -590,7 +565,7 @@ impl BodyStream {
     }
 }
 
-async fn open_file_async(check: FileCheck) -> Result<(tokio::fs::File, FileCheck), BodyError> {
+async fn open_file_async(check: LengthGuard) -> Result<(tokio::fs::File, LengthGuard), BodyError> {
     let file = tokio::fs::File::open(&check.path)
         .await
         .map_err(|error| check.open_failed(error))?;
@@ -607,7 +582,7 @@ async fn open_file_async(check: FileCheck) -> Result<(tokio::fs::File, FileCheck
 /// proven not to have grown.
 async fn read_file_chunk(
     file: &mut tokio::fs::File,
-    check: &mut FileCheck,
+    check: &mut LengthGuard,
 ) -> Result<Option<Bytes>, BodyError> {
     match check.next_read_len() {
         Some(want) => {

@@ -5,9 +5,11 @@
 //! failure with a code and whether a retry may help); it decides nothing
 //! about retries or events — the state machine does.
 
+use crate::clock::Clock;
 use crate::multipart::{Body, BodyError, BodySpec};
 use bgupload_fsm::{
-    Attempt, ErrorCode, FileCheck, Method, TransferFailure, TransferReport, UploadId, UploadRequest,
+    Attempt, AttemptReport, ErrorCode, FileCheck, Method, Time, TransferReport, UploadId,
+    UploadRequest,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -25,14 +27,6 @@ pub struct ProgressSink {
     upload_id: UploadId,
     attempt: Attempt,
     reports: mpsc::Sender<AttemptReport>,
-}
-
-/// A report on one attempt, as the driver receives it.
-#[derive(Clone, Debug)]
-pub struct AttemptReport {
-    pub upload_id: UploadId,
-    pub attempt: Attempt,
-    pub report: TransferReport,
 }
 
 impl ProgressSink {
@@ -159,22 +153,26 @@ pub fn check_local_file(path: &str) -> FileCheck {
     }
 }
 
-fn failure(message: String, error_code: i32, retryable: bool) -> TransferReport {
-    TransferReport::Failed(TransferFailure {
-        message,
-        error_code,
-        retryable,
-    })
-}
-
-fn body_failure(error: &BodyError) -> TransferReport {
-    let code = match error {
-        BodyError::FileNotFound { .. } => ErrorCode::FileDoesNotExist.code(),
-        _ => ErrorCode::NoPermissionsToReadFile.code(),
-    };
-    // The file is gone or changed: another attempt would not send the file
-    // the app asked for.
-    failure(error.to_string(), code, false)
+/// The report of an attempt whose body could not be produced, for every
+/// transport (streamed here, written to a body file by the iOS host).
+pub fn body_failure(error: &BodyError) -> TransferReport {
+    match error {
+        BodyError::FileNotFound { .. } => {
+            TransferReport::failed(error.to_string(), ErrorCode::FileDoesNotExist.code(), false)
+        }
+        // Our own body file could not be written (disk full): another
+        // attempt may succeed.
+        BodyError::Write { .. } => {
+            TransferReport::failed(error.to_string(), ErrorCode::CannotCreateFile.code(), true)
+        }
+        // The app's file is unreadable or changed: another attempt would not
+        // send the file the app asked for.
+        _ => TransferReport::failed(
+            error.to_string(),
+            ErrorCode::NoPermissionsToReadFile.code(),
+            false,
+        ),
+    }
 }
 
 impl Transport for HttpTransport {
@@ -185,15 +183,26 @@ impl Transport for HttpTransport {
     fn run(
         &self,
         request: UploadRequest,
-        _attempt: Attempt,
+        attempt: Attempt,
         progress: ProgressSink,
     ) -> impl Future<Output = TransferReport> + Send + 'static {
         let client = self.client.clone();
         let config = self.config.clone();
-        async move { send(client, &config, request, progress).await }
+        let span = tracing::debug_span!(
+            "http attempt",
+            upload = %request.id,
+            attempt = attempt.0,
+            url = %loggable_url(&request.server_url),
+        );
+        tracing::Instrument::instrument(
+            async move { send(client, &config, request, progress).await },
+            span,
+        )
     }
 }
 
+/// One attempt: the request with its streamed body, then the answer, within
+/// the deadlines.
 async fn send(
     client: reqwest::Client,
     config: &HttpConfig,
@@ -204,7 +213,33 @@ async fn send(
         Ok(body) => body,
         Err(error) => return body_failure(&error),
     };
-    let total = body.content_length();
+    let builder = request_builder(
+        &client,
+        &request,
+        body.content_type(),
+        body.content_length(),
+    );
+    let activity = Activity::new();
+    let body_error = BodyErrorSlot::default();
+    let stream = counted_stream(body, progress, &activity, &body_error);
+    let builder = builder.body(reqwest::Body::wrap_stream(stream));
+    let url = request.server_url.as_str();
+    let exchange = exchange(builder, config, url, &activity, &body_error);
+    within_deadlines(exchange, config, url, &activity).await
+}
+
+/// Where the body stream leaves an error of its own (the file changed or
+/// went away), so that it is reported as such and not as a network failure.
+type BodyErrorSlot = Arc<std::sync::Mutex<Option<BodyError>>>;
+
+/// The request without its body: method, URL, the app's headers, and the
+/// framing headers the body needs.
+fn request_builder(
+    client: &reqwest::Client,
+    request: &UploadRequest,
+    content_type: &str,
+    total: u64,
+) -> reqwest::RequestBuilder {
     let mut builder = match request.method {
         Method::Post => client.post(&request.server_url),
         Method::Put => client.put(&request.server_url),
@@ -217,90 +252,101 @@ async fn send(
         builder = builder.header(name.as_str(), value.as_str());
     }
     if !user_sets_content_type {
-        builder = builder.header(reqwest::header::CONTENT_TYPE, body.content_type());
+        builder = builder.header(reqwest::header::CONTENT_TYPE, content_type.to_owned());
     }
-    builder = builder.header(reqwest::header::CONTENT_LENGTH, total);
+    builder.header(reqwest::header::CONTENT_LENGTH, total)
+}
 
-    // Count bytes as they are handed to the connection; remember a body
-    // error so it is reported as such, not as a network failure.
-    let sent = Arc::new(AtomicU64::new(0));
-    let body_error: Arc<std::sync::Mutex<Option<BodyError>>> = Arc::default();
-    let activity = Activity::new();
-    let stream = {
-        let sent = sent.clone();
-        let body_error = body_error.clone();
-        let activity = activity.clone();
-        body.into_stream().map(move |chunk| match chunk {
-            Ok(bytes) => {
-                activity.touch();
-                let now =
-                    sent.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
-                progress.progress(now, total);
-                Ok::<Bytes, std::io::Error>(bytes)
+/// The body as a stream that counts the bytes handed to the connection
+/// (progress, and activity for the idle timeout) and keeps a body error.
+fn counted_stream(
+    body: Body,
+    progress: ProgressSink,
+    activity: &Activity,
+    body_error: &BodyErrorSlot,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let total = body.content_length();
+    let sent = AtomicU64::new(0);
+    let body_error = body_error.clone();
+    let activity = activity.clone();
+    body.into_stream().map(move |chunk| match chunk {
+        Ok(bytes) => {
+            activity.touch();
+            let now = sent.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
+            progress.progress(now, total);
+            Ok(bytes)
+        }
+        Err(error) => {
+            let message = error.to_string();
+            if let Ok(mut slot) = body_error.lock() {
+                *slot = Some(error);
             }
-            Err(error) => {
-                let message = error.to_string();
-                if let Ok(mut slot) = body_error.lock() {
-                    *slot = Some(error);
-                }
-                Err(std::io::Error::other(message))
-            }
-        })
+            Err(std::io::Error::other(message))
+        }
+    })
+}
+
+/// Sends the request and reads the answer, kept to the limit and within
+/// `response_timeout` from its head.
+async fn exchange(
+    builder: reqwest::RequestBuilder,
+    config: &HttpConfig,
+    url: &str,
+    activity: &Activity,
+    body_error: &BodyErrorSlot,
+) -> TransferReport {
+    let response = match builder.send().await {
+        Ok(response) => response,
+        Err(error) => {
+            let taken = body_error.lock().ok().and_then(|mut slot| slot.take());
+            return match taken {
+                Some(body_error) => body_failure(&body_error),
+                None => request_failure(&error),
+            };
+        }
     };
-    let url = request.server_url.clone();
-    let exchange = async {
-        let result = builder
-            .body(reqwest::Body::wrap_stream(stream))
-            .send()
-            .await;
-        let taken_body_error = || body_error.lock().ok().and_then(|mut slot| slot.take());
-        let response = match result {
-            Ok(response) => response,
-            Err(error) => {
-                if let Some(body_error) = taken_body_error() {
-                    return body_failure(&body_error);
-                }
-                return request_failure(&error);
-            }
-        };
-        activity.touch();
-        let status = response.status().as_u16();
-        let read = tokio::time::timeout(
-            config.response_timeout,
-            read_limited(response, config.max_response_bytes, &activity),
-        );
-        let (body, truncated) = match read.await {
-            Ok(Ok(read)) => read,
-            Ok(Err(error)) => return request_failure(&error),
-            Err(_elapsed) => {
-                return failure(
-                    format!(
-                        "error reading the answer from {url}: not complete within {}",
-                        seconds(config.response_timeout)
-                    ),
-                    ErrorCode::TimedOut.code(),
-                    true,
-                );
-            }
-        };
-        TransferReport::Response {
+    activity.touch();
+    let status = response.status().as_u16();
+    let read = tokio::time::timeout(
+        config.response_timeout,
+        read_limited(response, config.max_response_bytes, activity),
+    );
+    match read.await {
+        Ok(Ok((body, truncated))) => TransferReport::Response {
             status,
             body,
             truncated,
-        }
-    };
-    // `read_timeout` is the longest silence, sending or receiving: reqwest's
-    // own read timeout would bound the whole send of a large file.
-    // `attempt_timeout` bounds everything.
+        },
+        Ok(Err(error)) => request_failure(&error),
+        Err(_elapsed) => TransferReport::failed(
+            format!(
+                "error reading the answer from {url}: not complete within {}",
+                seconds(config.response_timeout)
+            ),
+            ErrorCode::TimedOut.code(),
+            true,
+        ),
+    }
+}
+
+/// `exchange`, unless `read_timeout` of silence (sending or receiving:
+/// reqwest's own read timeout would bound the whole send of a large file)
+/// or `attempt_timeout` in all comes first.
+async fn within_deadlines(
+    exchange: impl Future<Output = TransferReport>,
+    config: &HttpConfig,
+    url: &str,
+    activity: &Activity,
+) -> TransferReport {
     tokio::select! {
         biased;
         report = exchange => report,
-        () = activity.silence(config.read_timeout) => failure(
+        () = activity.silence(config.read_timeout) => TransferReport::failed(
             format!("error sending request for url ({url}): operation timed out"),
             ErrorCode::TimedOut.code(),
             true,
         ),
-        () = tokio::time::sleep(config.attempt_timeout) => failure(
+        () = tokio::time::sleep(config.attempt_timeout) => TransferReport::failed(
             format!(
                 "upload to {url} not complete within {}",
                 seconds(config.attempt_timeout)
@@ -308,6 +354,21 @@ async fn send(
             ErrorCode::TimedOut.code(),
             true,
         ),
+    }
+}
+
+/// A URL as logs may show it: scheme, host, port and path; never the
+/// userinfo, the query or the fragment, which may carry secrets.
+pub fn loggable_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => {
+            let host = parsed.host_str().unwrap_or("");
+            match parsed.port() {
+                Some(port) => format!("{}://{host}:{port}{}", parsed.scheme(), parsed.path()),
+                None => format!("{}://{host}{}", parsed.scheme(), parsed.path()),
+            }
+        }
+        Err(_) => "(not a URL)".to_owned(),
     }
 }
 
@@ -319,28 +380,28 @@ fn seconds(duration: Duration) -> String {
 /// When bytes last moved in either direction, for the idle timeout.
 #[derive(Clone, Debug)]
 struct Activity {
-    origin: tokio::time::Instant,
+    clock: Clock,
     last_millis: Arc<AtomicU64>,
 }
 
 impl Activity {
     fn new() -> Activity {
         Activity {
-            origin: tokio::time::Instant::now(),
+            clock: Clock::start(),
             last_millis: Arc::new(AtomicU64::new(0)),
         }
     }
 
     fn touch(&self) {
-        let millis = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_millis.fetch_max(millis, Ordering::Relaxed);
+        let now = self.clock.now().as_millis();
+        self.last_millis.fetch_max(now, Ordering::Relaxed);
     }
 
     /// Completes once nothing moved for `limit`.
     async fn silence(&self, limit: Duration) {
         loop {
-            let last = Duration::from_millis(self.last_millis.load(Ordering::Relaxed));
-            let deadline = self.origin + last + limit;
+            let last = Time::from_millis(self.last_millis.load(Ordering::Relaxed));
+            let deadline = self.clock.instant(last) + limit;
             if tokio::time::Instant::now() >= deadline {
                 return;
             }
@@ -374,7 +435,7 @@ async fn read_limited(
 fn request_failure(error: &reqwest::Error) -> TransferReport {
     let message = describe(error);
     if error.is_builder() {
-        return failure(message, ErrorCode::BadUrl.code(), false);
+        return TransferReport::failed(message, ErrorCode::BadUrl.code(), false);
     }
     let code = if error.is_timeout() {
         ErrorCode::TimedOut.code()
@@ -383,7 +444,7 @@ fn request_failure(error: &reqwest::Error) -> TransferReport {
     } else {
         ErrorCode::NetworkConnectionLost.code()
     };
-    failure(message, code, true)
+    TransferReport::failed(message, code, true)
 }
 
 /// The error with its causes, one line.
@@ -401,4 +462,23 @@ fn describe(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_url;
+
+    #[test]
+    fn logged_urls_keep_no_userinfo_query_or_fragment() {
+        assert_eq!(
+            loggable_url("https://user:secret@example.com:8443/up/load?sig=SECRET#frag"),
+            "https://example.com:8443/up/load"
+        );
+        assert_eq!(
+            loggable_url("http://127.0.0.1/up?token=x"),
+            "http://127.0.0.1/up"
+        );
+        assert_eq!(loggable_url("http://[::1]:9/x"), "http://[::1]:9/x");
+        assert_eq!(loggable_url("not a url ?secret"), "(not a URL)");
+    }
 }

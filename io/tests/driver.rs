@@ -1,4 +1,5 @@
 //! The driver with an in-memory store and stand-in transports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use bgupload_fsm::{
     Attempt, Config, Event, FileCheck, Options, Outcome, TransferReport, UploadPayload,

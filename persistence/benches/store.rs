@@ -11,6 +11,7 @@
 //!
 //! Run with `cargo bench -p bgupload-persistence`. Stores live in temporary
 //! directories (under `/tmp` or `$TMPDIR`), removed at the end.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use bgupload_fsm::{
     Batch, BatchId, BodyFormat, Change, Config, EventId, Machine, Meta, Method, Options, Outcome,

@@ -1,6 +1,7 @@
 //! FjallStore on a real disk: round trips, atomic batches, group commit,
 //! locking, permissions, loud decode failures, format checks and migration
 //! of previous-format records.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use bgupload_fsm::{
     Batch, BatchId, BodyFormat, Change, Config, Effect, ErrorCode, EventId, Input, Machine, Meta,

@@ -5,6 +5,7 @@
 //! store directory: `child_tries_to_open` then opens the store, prints one
 //! of `CHILD_LOCKED` / `CHILD_OPENED` / `CHILD_FAILED` and returns. Without
 //! the variable that test does nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use bgupload_persistence::{FjallStore, StoreError};
 use std::path::Path;

@@ -12,6 +12,7 @@
 //! them breaks; release builds recover (checked by the release run).
 //!
 //! The expected content comes from a `SimStore` fed the same batches.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use bgupload_fsm::{
     Batch, BatchId, BodyFormat, Change, Config, EventId, Meta, Method, Outcome, Recovered,

@@ -5,7 +5,7 @@
 
 use crate::scenario::Rng;
 use bgupload_fsm::ErrorCode;
-use bgupload_fsm::{Method, TransferFailure, TransferReport, UploadRequest};
+use bgupload_fsm::{Method, TransferReport, UploadRequest};
 use bgupload_io::multipart::Body;
 use bgupload_io::transport::body_spec;
 use bytes::Bytes;
@@ -28,14 +28,6 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
-fn failed(message: String, error_code: i32) -> TransferReport {
-    TransferReport::Failed(TransferFailure {
-        message,
-        error_code,
-        retryable: true,
-    })
-}
-
 /// Sends one attempt of `request` with `file` as the file's bytes; calls
 /// `progress(sent, total)` as chunks are handed to the connection.
 pub async fn send(
@@ -45,23 +37,39 @@ pub async fn send(
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
 ) -> TransferReport {
     let body = Body::framed(&body_spec(request), file.len() as u64, boundary_seed);
-    let total = body.content_length();
-    let stream = {
-        let mut pieces = vec![body.preamble().clone()];
-        let mut offset = 0;
-        while offset < file.len() {
-            let end = (offset + CHUNK_BYTES).min(file.len());
-            pieces.push(file.slice(offset..end));
-            offset = end;
-        }
-        pieces.push(body.epilogue().clone());
-        let mut sent = 0u64;
-        futures_util::stream::iter(pieces).map(move |piece| {
-            sent += piece.len() as u64;
-            progress(sent, total);
-            Ok::<Frame<Bytes>, Infallible>(Frame::data(piece))
-        })
+    let Some(http_request) = http_request(request, &body, file, progress) else {
+        return TransferReport::failed(
+            "cannot build the request".to_owned(),
+            ErrorCode::BadUrl.code(),
+            true,
+        );
     };
+    exchange(http_request).await
+}
+
+/// The request, its body streamed in chunks of the file with progress.
+fn http_request<P: Fn(u64, u64) + Send + Sync + 'static>(
+    request: &UploadRequest,
+    body: &Body,
+    file: Bytes,
+    progress: P,
+) -> Option<hyper::Request<impl hyper::body::Body<Data = Bytes, Error = Infallible> + Send + use<P>>>
+{
+    let total = body.content_length();
+    let mut pieces = vec![body.preamble().clone()];
+    let mut offset = 0;
+    while offset < file.len() {
+        let end = (offset + CHUNK_BYTES).min(file.len());
+        pieces.push(file.slice(offset..end));
+        offset = end;
+    }
+    pieces.push(body.epilogue().clone());
+    let mut sent = 0u64;
+    let stream = futures_util::stream::iter(pieces).map(move |piece| {
+        sent += piece.len() as u64;
+        progress(sent, total);
+        Ok::<Frame<Bytes>, Infallible>(Frame::data(piece))
+    });
     let path = request
         .server_url
         .splitn(4, '/')
@@ -79,16 +87,30 @@ pub async fn send(
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let Ok(http_request) = builder.body(StreamBody::new(stream)) else {
-        return failed("cannot build the request".to_owned(), -1000);
-    };
+    builder.body(StreamBody::new(stream)).ok()
+}
+
+/// Connects to the server, sends, and reads the answer within the
+/// timeouts.
+async fn exchange(
+    http_request: hyper::Request<
+        impl hyper::body::Body<Data = Bytes, Error = Infallible> + Send + 'static,
+    >,
+) -> TransferReport {
     let connect = turmoil::net::TcpStream::connect((SERVER_HOST, SERVER_PORT));
     let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-        Err(_) => return failed("connect timed out".to_owned(), ErrorCode::TimedOut.code()),
+        Err(_) => {
+            return TransferReport::failed(
+                "connect timed out".to_owned(),
+                ErrorCode::TimedOut.code(),
+                true,
+            );
+        }
         Ok(Err(error)) => {
-            return failed(
+            return TransferReport::failed(
                 format!("connect: {error}"),
                 ErrorCode::CannotConnectToHost.code(),
+                true,
             );
         }
         Ok(Ok(stream)) => stream,
@@ -97,9 +119,10 @@ pub async fn send(
         match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
             Ok(pair) => pair,
             Err(error) => {
-                return failed(
+                return TransferReport::failed(
                     format!("handshake: {error}"),
                     ErrorCode::NetworkConnectionLost.code(),
+                    true,
                 );
             }
         };
@@ -119,8 +142,14 @@ pub async fn send(
     let outcome = tokio::time::timeout(RESPONSE_TIMEOUT, exchange).await;
     connection.abort();
     match outcome {
-        Err(_) => failed("no response in time".to_owned(), ErrorCode::TimedOut.code()),
-        Ok(Err(message)) => failed(message, ErrorCode::NetworkConnectionLost.code()),
+        Err(_) => TransferReport::failed(
+            "no response in time".to_owned(),
+            ErrorCode::TimedOut.code(),
+            true,
+        ),
+        Ok(Err(message)) => {
+            TransferReport::failed(message, ErrorCode::NetworkConnectionLost.code(), true)
+        }
         Ok(Ok((status, body))) => TransferReport::Response {
             status,
             body: body.to_vec(),

@@ -7,11 +7,11 @@ use crate::checker::Checker;
 use crate::scenario::{Command, Mode, Rng, Scenario};
 use crate::wire::{self, ServerLog, UPLOAD_ID_HEADER};
 use bgupload_fsm::{
-    Attempt, Config, Event, FileCheck, Options, ProgressThrottle, RetryPolicy, TransferOwnership,
-    TransferReport, UploadPayload, UploadRequest,
+    Attempt, AttemptReport, Config, Event, FileCheck, Options, ProgressThrottle, RetryPolicy,
+    TransferOwnership, TransferReport, UploadPayload, UploadRequest,
 };
 use bgupload_io::driver::{CommandError, Engine, EngineOptions, StoreCalls};
-use bgupload_io::transport::{AttemptReport, ProgressSink, Transport};
+use bgupload_io::transport::{ProgressSink, Transport};
 use bgupload_persistence::SimStore;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -441,7 +441,7 @@ async fn idle() -> turmoil::Result {
 
 /// Milliseconds since the simulation started (turmoil's clock).
 pub fn elapsed_millis() -> u64 {
-    u64::try_from(turmoil::elapsed().as_millis()).unwrap_or(u64::MAX)
+    bgupload_fsm::Time::from_duration(turmoil::elapsed()).as_millis()
 }
 
 async fn init(shared: &Shared, engine: &Engine, inbox: &Arc<Mutex<VecDeque<Event>>>) {

@@ -2,6 +2,7 @@
 //! events before their batch is durable. The simulator must catch it.
 //!
 //! `cargo test -p bgupload-sim --features canary --test canary`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use bgupload_sim::run_seed;
 

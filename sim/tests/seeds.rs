@@ -1,6 +1,7 @@
 //! The simulator in CI: 1,000 seeds (split across tests so they run in
 //! parallel), a determinism check, and replay of one seed with
 //! `BGUPLOAD_SEED=<n>`. `BGUPLOAD_SIM_SEEDS` changes the count per test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use bgupload_sim::{Mode, run_seed};
 

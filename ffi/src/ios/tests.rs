@@ -3,8 +3,9 @@
 //! here, as the generated Swift file defines them in an app). The stand-in
 //! transfer host uploads the prepared body file to the embedded receiver
 //! on 127.0.0.1, as a background `URLSession` would.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test: failing loudly is the point
 
-use bgupload_io::receiver::{Receiver, ReceiverConfig};
+use bgupload::receiver::{Receiver, ReceiverConfig};
 use serde_json::Value;
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};

@@ -10,9 +10,9 @@
 #![allow(dead_code)]
 
 use bgupload_fsm::{
-    Attempt, Batch, BatchId, Change, CommandId, Config, Effect, Event, EventId, FileCheck, Input,
-    Machine, Meta, Options, Outcome, Recovered, TerminalEvent, Time, TransferFailure,
-    TransferReport, UploadId, UploadPayload, UploadRecord,
+    Attempt, AttemptReport, Batch, BatchId, Change, CommandId, Config, Effect, Event, EventId,
+    FileCheck, Input, Machine, Meta, Options, Outcome, Recovered, TerminalEvent, Time,
+    TransferFailure, TransferReport, UploadId, UploadPayload, UploadRecord,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -93,6 +93,9 @@ pub struct World {
     pub registry: BTreeMap<UploadId, IdState>,
     /// Uploads whose terminal event was delivered since they were accepted.
     pub ended: BTreeSet<UploadId>,
+    /// The init whose callback the machine attached (`Effect::Attach`),
+    /// until `Effect::Detach` or a kill.
+    pub attached: Option<CommandId>,
     pub kills: u32,
 }
 
@@ -142,6 +145,7 @@ impl World {
             pending_starts: BTreeMap::new(),
             registry: BTreeMap::new(),
             ended: BTreeSet::new(),
+            attached: None,
             kills: 0,
         }
     }
@@ -275,11 +279,11 @@ impl World {
         if !matches!(report, TransferReport::Progress { .. }) {
             self.transfers.remove(id);
         }
-        self.input(Input::Transfer {
+        self.input(Input::Transfer(AttemptReport {
             upload_id: id.clone(),
             attempt,
             report,
-        });
+        }));
     }
 
     pub fn respond(&mut self, id: &UploadId, status: u16, body: &str) {
@@ -313,11 +317,11 @@ impl World {
         if ends && self.transfers.get(id) == Some(&attempt) {
             self.transfers.remove(id);
         }
-        self.input(Input::Transfer {
+        self.input(Input::Transfer(AttemptReport {
             upload_id: id.clone(),
             attempt,
             report,
-        });
+        }));
     }
 
     /// Makes the first `count` handed-out batches durable and no more (a
@@ -380,6 +384,7 @@ impl World {
             }
         }
         self.check_durability();
+        self.attached = None;
         self.machine = Machine::recover(self.options, self.disk.recovered(), self.now);
         self.drain();
     }
@@ -457,7 +462,19 @@ impl World {
                     self.transfers.remove(&upload_id);
                 }
             }
+            Effect::Attach { command } => {
+                assert!(
+                    !self.results.contains_key(&command),
+                    "a callback is attached before its init is answered"
+                );
+                self.attached = Some(command);
+            }
+            Effect::Detach => self.attached = None,
             Effect::Deliver(event) => {
+                assert!(
+                    self.attached.is_some(),
+                    "an event with no callback attached: {event:?}"
+                );
                 self.observe(&event);
                 self.delivered.push(event);
             }

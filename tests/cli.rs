@@ -3,8 +3,9 @@
 //! directory. The main case: a `run` killed with SIGKILL mid-upload, then
 //! a second `run` that finishes the queue, and the receiver ends up with
 //! byte-exact copies of every file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
-use bgupload_io::receiver::{Receiver, ReceiverConfig};
+use bgupload::receiver::{Receiver, ReceiverConfig};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -19,18 +20,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_bgupload");
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 const MIB: u64 = 1024 * 1024;
 
+/// Writes `size` seeded pseudo-random bytes; returns the sha256.
 fn write_file(path: &Path, size: u64, seed: u64) -> String {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut data = Vec::with_capacity(size as usize);
-    while (data.len() as u64) < size {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        data.extend_from_slice(&state.to_le_bytes());
-    }
-    data.truncate(size as usize);
-    std::fs::write(path, &data).unwrap();
-    hex::encode(Sha256::digest(&data))
+    bgupload::pattern::write_pattern_file(path, size, seed).unwrap()
 }
 
 /// Runs `bgupload --data-dir DIR ARGS…` to its end (bounded).

@@ -3,7 +3,7 @@
 
 use super::display::human_bytes;
 use super::{CliResult, Context, ServeArgs};
-use bgupload_io::receiver::{Receiver, ReceiverConfig};
+use bgupload::receiver::{Receiver, ReceiverConfig};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;

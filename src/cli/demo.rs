@@ -14,20 +14,21 @@
 //!    against the local file's. Exit status 0 only if all match.
 
 use super::display::{Display, human_bytes, shorten};
-use super::engine;
+use super::engine::{self, Running};
 use super::run::{Tracker, label_uploads};
 use super::{CliError, CliResult, Context, EXIT_FAILED, REMOVE_ON_EARLY_EXIT};
+use bgupload::receiver::{Receiver, ReceiverConfig};
 use bgupload_fsm::{
-    BodyFormat, Config, Event, EventId, Options, Outcome, ProgressThrottle, TerminalEvent,
-    UploadPayload,
+    BodyFormat, Config, Event, EventId, Options, Outcome, ProgressThrottle, Recovered,
+    TerminalEvent, UploadPayload,
 };
-use bgupload_io::receiver::{Receiver, ReceiverConfig};
+use bgupload_io::driver::DriverTask;
 use bgupload_io::{Engine, EngineOptions, StoreCalls};
-use sha2::{Digest, Sha256};
+use bgupload_persistence::FjallStore;
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -87,6 +88,55 @@ struct DemoFile {
     upload_id: String,
 }
 
+/// What the first phase sets up: the temporary directory, the receiver and
+/// the files.
+struct DemoFiles {
+    temp: TempDir,
+    started: Instant,
+    receiver: Receiver,
+    files: Vec<DemoFile>,
+}
+
+/// The store both engines run on and the configuration both are given.
+struct DemoQueue {
+    store: Arc<FjallStore>,
+    config: Config,
+}
+
+/// Engine A, on a runtime of its own so that it can be torn down.
+struct EngineA {
+    runtime_a: tokio::runtime::Runtime,
+    engine_a: Engine,
+    _driver_a: DriverTask,
+    delivered: mpsc::UnboundedReceiver<Event>,
+}
+
+/// What engine A delivered before it was killed.
+struct Killed {
+    display: Display,
+    first_copies: BTreeMap<EventId, TerminalEvent>,
+    in_flight: HashMap<String, u8>,
+    held_ack: Option<EventId>,
+    engine_a_started: Instant,
+}
+
+/// Engine B, relaunched on the same store, and what the store held then.
+struct EngineB {
+    recovered: Recovered,
+    tracker: Tracker,
+    display: Display,
+    running: Running,
+    delivered: mpsc::UnboundedReceiver<Event>,
+}
+
+/// What the relaunch ended with.
+struct Relaunch {
+    recovered: Recovered,
+    final_results: HashMap<String, TerminalEvent>,
+    delivered_again: HashMap<String, bool>,
+    mismatched_copies: usize,
+}
+
 pub async fn demo() -> CliResult<ExitCode> {
     match tokio::time::timeout(DEMO_DEADLINE, demo_steps()).await {
         Ok(outcome) => outcome,
@@ -98,6 +148,19 @@ pub async fn demo() -> CliResult<ExitCode> {
 }
 
 async fn demo_steps() -> CliResult<ExitCode> {
+    let demo = prepare_files_and_receiver().await?;
+    let queue = open_queue(&demo)?;
+    let engine_a = start_engine_a(&demo, &queue).await?;
+    let killed = run_engine_a_until_killed(&demo, engine_a).await?;
+    report_kill(&killed);
+    let engine_b = relaunch_engine_b(&demo, queue).await?;
+    let relaunch = acknowledge_every_result(engine_b, &killed).await?;
+    let verified = verify_received_files(&demo, &relaunch);
+    finish(demo, &relaunch, verified).await
+}
+
+/// Starts the receiver and writes the files.
+async fn prepare_files_and_receiver() -> CliResult<DemoFiles> {
     let temp = TempDir::create()?;
     let started = Instant::now();
     let mut receiver_config = ReceiverConfig::loopback(temp.0.join("received"));
@@ -132,8 +195,17 @@ async fn demo_steps() -> CliResult<ExitCode> {
         human_bytes(total),
         files_dir.display()
     );
+    Ok(DemoFiles {
+        temp,
+        started,
+        receiver,
+        files,
+    })
+}
 
-    let data_dir = temp.0.join("data");
+/// Opens the store both engines run on.
+fn open_queue(demo: &DemoFiles) -> CliResult<DemoQueue> {
+    let data_dir = demo.temp.0.join("data");
     let store = engine::open_store(&data_dir)?;
     let config = Config {
         parallel_uploads_limit: PARALLEL_UPLOADS,
@@ -143,7 +215,11 @@ async fn demo_steps() -> CliResult<ExitCode> {
         },
         ..Config::default()
     };
+    Ok(DemoQueue { store, config })
+}
 
+/// Starts engine A on a runtime of its own and queues every file.
+async fn start_engine_a(demo: &DemoFiles, queue: &DemoQueue) -> CliResult<EngineA> {
     // ---- engine A: queue everything, send, get killed ----
     out!(
         "\n== engine A: {PARALLEL_UPLOADS} uploads at a time; results acknowledged one event late"
@@ -155,11 +231,11 @@ async fn demo_steps() -> CliResult<ExitCode> {
         .build()
         .context("cannot start engine A's runtime")?;
     let transport_a = engine::http_transport()?;
-    let store_a = store.clone();
+    let store_a = queue.store.clone();
     let (engine_a, _driver_a) = runtime_a
         .spawn(async move {
             let options = EngineOptions {
-                machine: Options::new(uuid::Uuid::new_v4().as_u64_pair().0),
+                machine: Options::new(bgupload_io::fresh_seed()),
                 store_calls: StoreCalls::Blocking,
             };
             Engine::start(store_a, transport_a, options).await
@@ -167,21 +243,21 @@ async fn demo_steps() -> CliResult<ExitCode> {
         .await
         .context("engine A's start-up task failed")?
         .context("cannot start engine A")?;
-    let (sender, mut delivered) = mpsc::unbounded_channel();
+    let (sender, delivered) = mpsc::unbounded_channel();
     engine_a
         .init(
-            config,
+            queue.config,
             Box::new(move |event: Event| {
                 let _ = sender.send(event);
             }),
         )
         .await
         .context("engine A refused init")?;
-    for file in &files {
+    for file in &demo.files {
         let payload = UploadPayload {
             id: Some(file.upload_id.clone()),
             file_path: Some(file.path.to_string_lossy().into_owned()),
-            server_url: Some(receiver.url()),
+            server_url: Some(demo.receiver.url()),
             parameters: vec![("name".into(), file.name.into())],
             headers: vec![("X-Demo".into(), "bgupload".into())],
             body_format: BodyFormat::Multipart,
@@ -194,11 +270,27 @@ async fn demo_steps() -> CliResult<ExitCode> {
     }
     out!(
         "queued {} uploads (each durable before start_upload returned)",
-        files.len()
+        demo.files.len()
     );
+    Ok(EngineA {
+        runtime_a,
+        engine_a,
+        _driver_a,
+        delivered,
+    })
+}
 
+/// Shows engine A's events, acknowledging each result one event late,
+/// until it is time to kill it; then kills it.
+async fn run_engine_a_until_killed(demo: &DemoFiles, engine: EngineA) -> CliResult<Killed> {
+    let EngineA {
+        runtime_a,
+        engine_a,
+        _driver_a,
+        mut delivered,
+    } = engine;
     let mut display = Display::new(false).with_response_summary(summarize_echo);
-    for file in &files {
+    for file in &demo.files {
         display.set_label(&file.upload_id, file.name.to_owned());
     }
     let mut first_copies: BTreeMap<EventId, TerminalEvent> = BTreeMap::new();
@@ -211,7 +303,7 @@ async fn demo_steps() -> CliResult<ExitCode> {
             && in_flight
                 .values()
                 .any(|progress| *progress >= KILL_AT_PROGRESS);
-        if kill_now || first_copies.len() == files.len() {
+        if kill_now || first_copies.len() == demo.files.len() {
             break;
         }
         let Some(left) = KILL_AT_LATEST.checked_sub(engine_a_started.elapsed()) else {
@@ -247,27 +339,43 @@ async fn demo_steps() -> CliResult<ExitCode> {
     display.clear();
     runtime_a.shutdown_background();
     drop(engine_a);
-    let mut in_flight_names: Vec<String> = in_flight
+    Ok(Killed {
+        display,
+        first_copies,
+        in_flight,
+        held_ack,
+        engine_a_started,
+    })
+}
+
+/// What engine A delivered and had in flight when it was killed.
+fn report_kill(killed: &Killed) {
+    let mut in_flight_names: Vec<String> = killed
+        .in_flight
         .iter()
-        .map(|(id, progress)| format!("{} at {progress}%", display.label(id)))
+        .map(|(id, progress)| format!("{} at {progress}%", killed.display.label(id)))
         .collect();
     in_flight_names.sort();
     out!(
         "\n** killed engine A after {:.1} s: {} result(s) delivered, {} acknowledged; in flight: {}",
-        engine_a_started.elapsed().as_secs_f64(),
-        first_copies.len(),
-        first_copies.len() - usize::from(held_ack.is_some()),
+        killed.engine_a_started.elapsed().as_secs_f64(),
+        killed.first_copies.len(),
+        killed.first_copies.len() - usize::from(killed.held_ack.is_some()),
         if in_flight_names.is_empty() {
             "nothing".to_owned()
         } else {
             in_flight_names.join(", ")
         }
     );
+}
 
+/// Starts engine B on the same store and calls `init` on it.
+async fn relaunch_engine_b(demo: &DemoFiles, queue: DemoQueue) -> CliResult<EngineB> {
     // ---- engine B: relaunch on the same store ----
+    let DemoQueue { store, config } = queue;
     out!("\n== engine B: relaunched on the same store");
     let recovered = engine::peek(&store)?;
-    let mut tracker = Tracker::new(&recovered);
+    let tracker = Tracker::new(&recovered);
     out!(
         "the store holds {} unfinished upload(s) and {} unacknowledged result(s)",
         tracker.pending_uploads(),
@@ -275,17 +383,37 @@ async fn demo_steps() -> CliResult<ExitCode> {
     );
     let mut display = Display::new(false).with_response_summary(summarize_echo);
     label_uploads(&mut display, &recovered);
-    for file in &files {
+    for file in &demo.files {
         display.set_label(&file.upload_id, file.name.to_owned());
     }
     let running = engine::start(store, true).await?;
-    let (sender, mut delivered) = mpsc::unbounded_channel();
+    let (sender, delivered) = mpsc::unbounded_channel();
     let sink = Box::new(move |event: Event| {
         let _ = sender.send(event);
     });
     if let Err(error) = running.engine.init(config, sink).await {
         return Err(running.explain("engine B refused init", error).await);
     }
+    Ok(EngineB {
+        recovered,
+        tracker,
+        display,
+        running,
+        delivered,
+    })
+}
+
+/// Shows engine B's events, notes each result delivered again, and
+/// acknowledges every result; then stops engine B.
+async fn acknowledge_every_result(engine_b: EngineB, killed: &Killed) -> CliResult<Relaunch> {
+    let EngineB {
+        recovered,
+        mut tracker,
+        mut display,
+        running,
+        mut delivered,
+    } = engine_b;
+    let first_copies = &killed.first_copies;
     let mut final_results: HashMap<String, TerminalEvent> = first_copies
         .values()
         .map(|event| (event.upload_id.as_str().to_owned(), event.clone()))
@@ -328,10 +456,20 @@ async fn demo_steps() -> CliResult<ExitCode> {
     display.clear();
     running.stop().await?;
     out!("every result delivered and acknowledged; the store is empty");
+    Ok(Relaunch {
+        recovered,
+        final_results,
+        delivered_again,
+        mismatched_copies,
+    })
+}
 
+/// Prints one row per file; returns how many were received byte-exact.
+fn verify_received_files(demo: &DemoFiles, relaunch: &Relaunch) -> usize {
     // ---- verification ----
     out!("\n== verification: receiver's sha256 (echoed) against the local file");
-    let resumed: Vec<&str> = recovered
+    let resumed: Vec<&str> = relaunch
+        .recovered
         .uploads
         .iter()
         .map(|record| record.request.id.as_str())
@@ -346,36 +484,17 @@ async fn demo_steps() -> CliResult<ExitCode> {
         "sha256"
     );
     let mut verified = 0;
-    for file in &files {
-        let result = final_results.get(&file.upload_id);
+    for file in &demo.files {
+        let result = relaunch.final_results.get(&file.upload_id);
         let history = match (
             resumed.contains(&file.upload_id.as_str()),
-            delivered_again.contains_key(&file.upload_id),
+            relaunch.delivered_again.contains_key(&file.upload_id),
         ) {
             (true, _) => "resumed after the kill",
             (false, true) => "result delivered twice",
             (false, false) => "done before the kill",
         };
-        let (event_id, status, verdict) =
-            match result.map(|event| (&event.event_id, &event.outcome)) {
-                Some((
-                    event_id,
-                    Outcome::Uploaded {
-                        status_code,
-                        server_response,
-                        ..
-                    },
-                )) => {
-                    let verdict = check_echo(file, server_response);
-                    (event_id.to_string(), status_code.to_string(), verdict)
-                }
-                Some((event_id, Outcome::Failed { error, error_code })) => (
-                    event_id.to_string(),
-                    error_code.to_string(),
-                    Err(format!("FAILED: {}", shorten(error, 60))),
-                ),
-                None => ("-".into(), "-".into(), Err("no result".to_owned())),
-            };
+        let (event_id, status, verdict) = result_columns(file, result);
         let verdict_text = match &verdict {
             Ok(()) => {
                 verified += 1;
@@ -393,19 +512,51 @@ async fn demo_steps() -> CliResult<ExitCode> {
             file.sha256.get(..12).unwrap_or(&file.sha256),
         );
     }
-    receiver.shutdown().await;
+    verified
+}
+
+/// The eventId, status and verdict of one file's row.
+fn result_columns(
+    file: &DemoFile,
+    result: Option<&TerminalEvent>,
+) -> (String, String, Result<(), String>) {
+    match result.map(|event| (&event.event_id, &event.outcome)) {
+        Some((
+            event_id,
+            Outcome::Uploaded {
+                status_code,
+                server_response,
+                ..
+            },
+        )) => {
+            let verdict = check_echo(file, server_response);
+            (event_id.to_string(), status_code.to_string(), verdict)
+        }
+        Some((event_id, Outcome::Failed { error, error_code })) => (
+            event_id.to_string(),
+            error_code.to_string(),
+            Err(format!("FAILED: {}", shorten(error, 60))),
+        ),
+        None => ("-".into(), "-".into(), Err("no result".to_owned())),
+    }
+}
+
+/// Stops the receiver, prints the summary and picks the exit status.
+async fn finish(demo: DemoFiles, relaunch: &Relaunch, verified: usize) -> CliResult<ExitCode> {
+    let mismatched_copies = relaunch.mismatched_copies;
+    demo.receiver.shutdown().await;
     out!(
         "\n{verified}/{} files verified byte-exact in {:.1} s; {} result(s) delivered again after the kill{}",
-        files.len(),
-        started.elapsed().as_secs_f64(),
-        delivered_again.len(),
+        demo.files.len(),
+        demo.started.elapsed().as_secs_f64(),
+        relaunch.delivered_again.len(),
         if mismatched_copies > 0 {
             format!(", {mismatched_copies} of them DIFFERENT from the first copy")
         } else {
             String::new()
         }
     );
-    if verified == files.len() && mismatched_copies == 0 {
+    if verified == demo.files.len() && mismatched_copies == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
         Ok(ExitCode::from(EXIT_FAILED))
@@ -448,29 +599,6 @@ fn check_echo(file: &DemoFile, server_response: &str) -> Result<(), String> {
 
 /// Writes `size` pseudo-random bytes from `seed`; returns their sha256.
 fn write_pattern_file(path: &Path, size: u64, seed: u64) -> CliResult<String> {
-    const BLOCK: usize = 1024 * 1024;
-    let mut out = std::io::BufWriter::new(
-        std::fs::File::create(path).context(format!("cannot create {}", path.display()))?,
-    );
-    let mut hasher = Sha256::new();
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut block = vec![0u8; BLOCK];
-    let mut left = size;
-    while left > 0 {
-        let length = usize::try_from(left).unwrap_or(BLOCK).min(BLOCK);
-        for chunk in block[..length].chunks_mut(8) {
-            // xorshift64
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
-        }
-        hasher.update(&block[..length]);
-        out.write_all(&block[..length])
-            .context(format!("cannot write {}", path.display()))?;
-        left -= length as u64;
-    }
-    out.flush()
-        .context(format!("cannot write {}", path.display()))?;
-    Ok(hex::encode(hasher.finalize()))
+    bgupload::pattern::write_pattern_file(path, size, seed)
+        .context(format!("cannot write {}", path.display()))
 }

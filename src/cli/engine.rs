@@ -52,11 +52,6 @@ pub struct Running {
     pub task: DriverTask,
 }
 
-/// A retry-jitter seed that differs between runs.
-fn seed() -> u64 {
-    uuid::Uuid::new_v4().as_u64_pair().0
-}
-
 pub fn http_transport() -> CliResult<Arc<HttpTransport>> {
     HttpTransport::new(HttpConfig::default())
         .map(Arc::new)
@@ -69,7 +64,7 @@ pub async fn start(store: Arc<FjallStore>, network_reachable: bool) -> CliResult
     let options = EngineOptions {
         machine: Options {
             network_reachable,
-            ..Options::new(seed())
+            ..Options::new(bgupload_io::fresh_seed())
         },
         store_calls: StoreCalls::Blocking,
     };

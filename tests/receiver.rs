@@ -1,11 +1,12 @@
 //! The embedded receiver against real HTTP clients on 127.0.0.1: reqwest's own
 //! multipart encoder and this crate's streamed `Body`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use bgupload::receiver::{Receiver, ReceiverConfig, SHUTDOWN_GRACE};
 use bgupload_io::multipart::{Body, BodyFormat, BodySpec, CHUNK_SIZE};
-use bgupload_io::receiver::{Receiver, ReceiverConfig, SHUTDOWN_GRACE};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
