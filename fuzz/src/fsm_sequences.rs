@@ -27,10 +27,11 @@ use crate::seed::{Blob, Text, fuzz_enum, fuzz_struct};
 use crate::support::{self, Disk, IdState, World};
 use bgupload_fsm::validate::{MAX_ECHOED_ID_BYTES, truncate_to_char_boundary};
 use bgupload_fsm::{
-    AttemptReport, Attempt, BodyFormat, Config, ErrorCode, Event, EventId, FileCheck, Input, LegacyUpload, Limits,
-    MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Machine, Meta, Method, Options, Outcome,
-    ProgressThrottle, Recovered, RetryPolicy, TerminalEvent, Time, TransferFailure,
-    TransferOwnership, TransferReport, UploadId, UploadPayload, UploadRecord, UploadRequest,
+    Attempt, AttemptReport, BodyFormat, Config, ErrorCode, Event, EventId, FileCheck, Input,
+    LegacyUpload, Limits, MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Machine, Meta, Method,
+    Options, Outcome, ProgressThrottle, Recovered, RetryPolicy, TerminalEvent, Time,
+    TransferFailure, TransferOwnership, TransferReport, UploadId, UploadPayload, UploadRecord,
+    UploadRequest,
 };
 use std::collections::{BTreeMap, BTreeSet};
 

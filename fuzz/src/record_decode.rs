@@ -19,8 +19,8 @@
 
 use crate::seed::{Blob, fuzz_struct};
 use bgupload_fsm::{
-    AttemptReport, Change, CommandId, Config, Effect, Event, Input, Machine, Options, Time, TransferOwnership,
-    TransferReport,
+    AttemptReport, Change, CommandId, Config, Effect, Event, Input, Machine, Options, Time,
+    TransferOwnership, TransferReport,
 };
 use bgupload_persistence::codec::{
     self, FORMAT_KEY, Loader, Record, STORE_FORMAT, decode_record, encode_change, encode_value,
@@ -185,15 +185,17 @@ fn drive_to_quiet(mut machine: Machine) {
                     }
                     inputs.push(Input::Durable { through: batch.id });
                 }
-                Effect::StartAttempt { request, attempt } => inputs.push(Input::Transfer(AttemptReport {
-                    upload_id: request.id,
-                    attempt,
-                    report: TransferReport::Response {
-                        status: 200,
-                        body: b"ok".to_vec(),
-                        truncated: false,
-                    },
-                })),
+                Effect::StartAttempt { request, attempt } => {
+                    inputs.push(Input::Transfer(AttemptReport {
+                        upload_id: request.id,
+                        attempt,
+                        report: TransferReport::Response {
+                            status: 200,
+                            body: b"ok".to_vec(),
+                            truncated: false,
+                        },
+                    }))
+                }
                 Effect::Deliver(Event::Terminal(event)) => {
                     inputs.push(Input::AcknowledgeEvent {
                         command: CommandId(next_command),
