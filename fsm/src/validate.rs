@@ -59,6 +59,14 @@ pub fn upload_request(
         None | Some("") => return Err(reference(MSG_FILE_PATH_REQUIRED)),
         Some(path) => path,
     };
+    // Before anything looked at the file system for it: a hostile path is
+    // neither looked up nor echoed whole.
+    if !file_path_may_be_checked(file_path, limits) {
+        return Err(invalid(format!(
+            "filePath is longer than {} bytes or contains NUL",
+            limits.max_file_path_bytes
+        )));
+    }
     let file_error = match file {
         FileCheck::RegularFile { .. } => None,
         FileCheck::Missing | FileCheck::NotChecked => {
@@ -76,12 +84,6 @@ pub fn upload_request(
     if !is_absolute_path(file_path) {
         return Err(invalid(format!(
             "filePath must be an absolute path: {file_path}"
-        )));
-    }
-    if file_path.len() > limits.max_file_path_bytes || file_path.contains('\0') {
-        return Err(invalid(format!(
-            "filePath is longer than {} bytes or contains NUL",
-            limits.max_file_path_bytes
         )));
     }
     let file_key = match payload.file_key.as_deref() {
@@ -131,6 +133,13 @@ pub fn upload_request(
     })
 }
 
+/// Whether a host may look `path` up on its file system for a
+/// `startUpload` (and report it as a [`FileCheck`]): within the length
+/// limit and without NUL. Any other path is refused without a look.
+pub fn file_path_may_be_checked(path: &str, limits: &Limits) -> bool {
+    !path.is_empty() && path.len() <= limits.max_file_path_bytes && !path.contains('\0')
+}
+
 /// Longest id echoed back in a rejection: every acceptable id whole, a
 /// longer (hostile) one cut.
 pub const MAX_ECHOED_ID_BYTES: usize = crate::types::MAX_UPLOAD_ID_BYTES;
@@ -155,14 +164,58 @@ fn check_server_url(url: &str, limits: &Limits) -> Result<(), (ErrorCode, String
         ));
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    if host.is_empty() || host.starts_with(':') {
+    let host_and_port = authority.rsplit('@').next().unwrap_or("");
+    if host_and_port.is_empty() || host_and_port.starts_with(':') {
         return Err(bad("no host"));
     }
     if url.chars().any(|c| c.is_control() || c == ' ') {
         return Err(bad("contains spaces or control characters"));
     }
-    Ok(())
+    check_host_and_port(host_and_port).map_err(bad)
+}
+
+/// RFC 3986's `host [":" port]`: an IPv6 address in brackets, or a name or
+/// IPv4 address without `:`; a port of digits in 1..=65535 (or empty, the
+/// scheme's default). Checked here so that `http://h:99999/` is refused at
+/// `startUpload`, not at every attempt.
+fn check_host_and_port(host_and_port: &str) -> Result<(), &'static str> {
+    let (host, port) = if let Some(bracketed) = host_and_port.strip_prefix('[') {
+        let Some((address, after)) = bracketed.split_once(']') else {
+            return Err("an IPv6 address without its closing bracket");
+        };
+        let is_address_char = |c: char| c.is_ascii_hexdigit() || c == ':' || c == '.';
+        if address.is_empty() || !address.chars().all(is_address_char) || !address.contains(':') {
+            return Err("not an IPv6 address in brackets");
+        }
+        match after {
+            "" => (address, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (address, Some(port)),
+                None => return Err("text after the IPv6 address"),
+            },
+        }
+    } else {
+        match host_and_port.split_once(':') {
+            Some((_, port)) if port.contains(':') => {
+                return Err("an IPv6 address must be in brackets");
+            }
+            Some((host, port)) => (host, Some(port)),
+            None => (host_and_port, None),
+        }
+    };
+    if host.is_empty() || host.contains(['[', ']', '\\', '<', '>', '"', '^', '`', '{', '|', '}']) {
+        return Err("not a valid host");
+    }
+    match port {
+        None | Some("") => Ok(()),
+        Some(port) if !port.bytes().all(|byte| byte.is_ascii_digit()) => {
+            Err("the port is not a number")
+        }
+        Some(port) => match port.parse::<u32>() {
+            Ok(1..=65_535) => Ok(()),
+            _ => Err("the port is not in 1..=65535"),
+        },
+    }
 }
 
 /// Headers the encoder sets itself; a user value would break the framing.

@@ -1079,3 +1079,30 @@ fn recovering_an_unchecked_state_is_refused() {
     recovered.events[0].event_id = EventId(u64::MAX);
     Machine::recover(Options::new(23), recovered, Time::ZERO);
 }
+
+#[test]
+fn well_formed_urls_are_accepted_in_every_authority_form() {
+    let mut world = world();
+    let urls = [
+        "http://[::1]:8080/upload",
+        "https://[2001:db8::7]/u",
+        "http://user:pass@example.com:1/u?sig=x#f",
+        "HTTPS://Example.COM:65535",
+        "http://host:/empty-port-means-default",
+        "http://127.0.0.1/",
+    ];
+    for (n, url) in urls.iter().enumerate() {
+        let command = world.start(
+            UploadPayload {
+                server_url: Some((*url).to_owned()),
+                ..payload(&format!("url-{n}"))
+            },
+            FILE_OK,
+        );
+        assert!(
+            world.results[&command].is_ok(),
+            "{url}: {:?}",
+            world.results[&command]
+        );
+    }
+}

@@ -9,6 +9,7 @@
 
 use crate::clock::Clock;
 use crate::transport::{ProgressSink, Transport};
+use bgupload_fsm::validate;
 use bgupload_fsm::{
     Attempt, AttemptReport, CommandId, Config, Effect, ErrorCode, Event, EventId, FileCheck, Input,
     Machine, Options, Rejection, UploadId, UploadPayload,
@@ -356,8 +357,11 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                 self.input(Input::Init { command, config });
             }
             Request::StartUpload { payload, reply } => {
+                let limits = &self.options.machine.limits;
                 let file = match payload.file_path.as_deref() {
-                    Some(path) if !path.is_empty() => self.transport.check_file(path),
+                    Some(path) if validate::file_path_may_be_checked(path, limits) => {
+                        self.transport.check_file(path)
+                    }
                     _ => FileCheck::NotChecked,
                 };
                 let command = self.command(reply);

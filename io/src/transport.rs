@@ -223,9 +223,10 @@ async fn send(
     let body_error = BodyErrorSlot::default();
     let stream = counted_stream(body, progress, &activity, &body_error);
     let builder = builder.body(reqwest::Body::wrap_stream(stream));
-    let url = request.server_url.as_str();
-    let exchange = exchange(builder, config, url, &activity, &body_error);
-    within_deadlines(exchange, config, url, &activity).await
+    // Error texts are persisted and shown: never the URL's secrets.
+    let url = loggable_url(&request.server_url);
+    let exchange = exchange(builder, config, &url, &activity, &body_error);
+    within_deadlines(exchange, config, &url, &activity).await
 }
 
 /// Where the body stream leaves an error of its own (the file changed or
@@ -357,8 +358,9 @@ async fn within_deadlines(
     }
 }
 
-/// A URL as logs may show it: scheme, host, port and path; never the
-/// userinfo, the query or the fragment, which may carry secrets.
+/// A URL as logs, error texts and listings may show it: scheme, host, port
+/// and path; never the userinfo, the query or the fragment, which may carry
+/// secrets.
 pub fn loggable_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(parsed) => {
@@ -437,6 +439,14 @@ fn request_failure(error: &reqwest::Error) -> TransferReport {
     if error.is_builder() {
         return TransferReport::failed(message, ErrorCode::BadUrl.code(), false);
     }
+    // Another attempt meets the same certificate: final, with its own code.
+    if refused_certificate(error) {
+        return TransferReport::failed(
+            message,
+            ErrorCode::ServerCertificateUntrusted.code(),
+            false,
+        );
+    }
     let code = if error.is_timeout() {
         ErrorCode::TimedOut.code()
     } else if error.is_connect() {
@@ -447,7 +457,37 @@ fn request_failure(error: &reqwest::Error) -> TransferReport {
     TransferReport::failed(message, code, true)
 }
 
-/// The error with its causes, one line.
+/// Whether TLS refused the server's certificate somewhere in the causes
+/// (rustls's error travels inside `io::Error`s, nested).
+fn refused_certificate(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    for _ in 0..8 {
+        let Some(cause) = source else {
+            return false;
+        };
+        let mut inner = cause;
+        for _ in 0..4 {
+            match inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(wrapped) => inner = wrapped,
+                None => break,
+            }
+        }
+        if matches!(
+            inner.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_))
+        ) {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// The error with its causes, one line, with any URL in it shown as
+/// [`loggable_url`] shows it.
 fn describe(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
@@ -461,7 +501,10 @@ fn describe(error: &reqwest::Error) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    text
+    match error.url() {
+        Some(url) => text.replace(url.as_str(), &loggable_url(url.as_str())),
+        None => text,
+    }
 }
 
 #[cfg(test)]

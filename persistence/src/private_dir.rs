@@ -25,7 +25,40 @@ pub(crate) fn create_private_dir(path: &Path) -> Result<(), StoreError> {
     builder
         .create(path)
         .map_err(|error| StoreError::io(context(), error))?;
+    check_own_directory(path)?;
     restrict(path, DIR_MODE)
+}
+
+/// `path` itself (not what a link points at) is a directory of this
+/// process's effective user: a link planted at the store's place, or a
+/// directory of another user, is refused before anything in it is changed.
+fn check_own_directory(path: &Path) -> Result<(), StoreError> {
+    let refused = |why: String| {
+        StoreError::io(
+            format!("refusing the store directory {}", path.display()),
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, why),
+        )
+    };
+    let metadata = std::fs::symlink_metadata(path)
+        .map_err(|error| StoreError::io(format!("reading {}", path.display()), error))?;
+    if metadata.file_type().is_symlink() {
+        return Err(refused("it is a symbolic link".to_owned()));
+    }
+    if !metadata.is_dir() {
+        return Err(refused("it is not a directory".to_owned()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let me = rustix::process::geteuid().as_raw();
+        if metadata.uid() != me {
+            return Err(refused(format!(
+                "it belongs to uid {}, not to this process's uid {me}",
+                metadata.uid()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Sets `mode` on `path` (unix; elsewhere nothing).

@@ -403,3 +403,54 @@ fn previous_format_uploads_become_failed_500_and_are_deleted() {
         .collect();
     assert_eq!(delivered, recovered.events);
 }
+
+/// #16: a link planted at the store's place is refused, and what it points
+/// at is left as it was (before: chmod 0700 and the store written there).
+/// As root, a directory of another user is refused too.
+#[cfg(unix)]
+#[test]
+fn the_store_directory_is_no_door() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let elsewhere = tmp.path().join("someone-elses");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let planted = tmp.path().join("store");
+    std::os::unix::fs::symlink(&elsewhere, &planted).unwrap();
+    let error = refusal(FjallStore::open(&planted));
+    assert!(error.contains("it is a symbolic link"), "{error}");
+    let left = std::fs::metadata(&elsewhere).unwrap();
+    assert_eq!(
+        left.permissions().mode() & 0o777,
+        0o755,
+        "the target's mode is unchanged"
+    );
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing written there"
+    );
+
+    let not_mine = tmp.path().join("not-mine");
+    std::fs::create_dir(&not_mine).unwrap();
+    if std::os::unix::fs::chown(&not_mine, Some(65_534), Some(65_534)).is_err() {
+        eprintln!("the_store_directory_is_no_door: owner row SKIPPED (not root)");
+        return;
+    }
+    let error = refusal(FjallStore::open(&not_mine));
+    assert!(error.contains("belongs to uid 65534"), "{error}");
+    assert_eq!(std::fs::metadata(&not_mine).unwrap().uid(), 65_534);
+    assert_eq!(
+        std::fs::read_dir(&not_mine).unwrap().count(),
+        0,
+        "nothing written there"
+    );
+}
+
+/// The text of a refused open.
+fn refusal<T>(opened: Result<T, bgupload_persistence::StoreError>) -> String {
+    match opened {
+        Ok(_) => panic!("the store opened"),
+        Err(error) => error.to_string(),
+    }
+}

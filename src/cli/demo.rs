@@ -221,9 +221,8 @@ fn open_queue(demo: &DemoFiles) -> CliResult<DemoQueue> {
 /// Starts engine A on a runtime of its own and queues every file.
 async fn start_engine_a(demo: &DemoFiles, queue: &DemoQueue) -> CliResult<EngineA> {
     // ---- engine A: queue everything, send, get killed ----
-    out!(
-        "\n== engine A: {PARALLEL_UPLOADS} uploads at a time; results acknowledged one event late"
-    );
+    out!("");
+    out!("== engine A: {PARALLEL_UPLOADS} uploads at a time; results acknowledged one event late");
     let runtime_a = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("engine-a")
@@ -356,8 +355,9 @@ fn report_kill(killed: &Killed) {
         .map(|(id, progress)| format!("{} at {progress}%", killed.display.label(id)))
         .collect();
     in_flight_names.sort();
+    out!("");
     out!(
-        "\n** killed engine A after {:.1} s: {} result(s) delivered, {} acknowledged; in flight: {}",
+        "** killed engine A after {:.1} s: {} result(s) delivered, {} acknowledged; in flight: {}",
         killed.engine_a_started.elapsed().as_secs_f64(),
         killed.first_copies.len(),
         killed.first_copies.len() - usize::from(killed.held_ack.is_some()),
@@ -373,7 +373,8 @@ fn report_kill(killed: &Killed) {
 async fn relaunch_engine_b(demo: &DemoFiles, queue: DemoQueue) -> CliResult<EngineB> {
     // ---- engine B: relaunch on the same store ----
     let DemoQueue { store, config } = queue;
-    out!("\n== engine B: relaunched on the same store");
+    out!("");
+    out!("== engine B: relaunched on the same store");
     let recovered = engine::peek(&store)?;
     let tracker = Tracker::new(&recovered);
     out!(
@@ -467,7 +468,8 @@ async fn acknowledge_every_result(engine_b: EngineB, killed: &Killed) -> CliResu
 /// Prints one row per file; returns how many were received byte-exact.
 fn verify_received_files(demo: &DemoFiles, relaunch: &Relaunch) -> usize {
     // ---- verification ----
-    out!("\n== verification: receiver's sha256 (echoed) against the local file");
+    out!("");
+    out!("== verification: receiver's sha256 (echoed) against the local file");
     let resumed: Vec<&str> = relaunch
         .recovered
         .uploads
@@ -545,8 +547,9 @@ fn result_columns(
 async fn finish(demo: DemoFiles, relaunch: &Relaunch, verified: usize) -> CliResult<ExitCode> {
     let mismatched_copies = relaunch.mismatched_copies;
     demo.receiver.shutdown().await;
+    out!("");
     out!(
-        "\n{verified}/{} files verified byte-exact in {:.1} s; {} result(s) delivered again after the kill{}",
+        "{verified}/{} files verified byte-exact in {:.1} s; {} result(s) delivered again after the kill{}",
         demo.files.len(),
         demo.started.elapsed().as_secs_f64(),
         relaunch.delivered_again.len(),

@@ -207,9 +207,13 @@ pub const EXIT_STDOUT_CLOSED: i32 = 141;
 /// [`write_stdout_line`]); the demo registers its own.
 pub static REMOVE_ON_EARLY_EXIT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
-/// Writes one line to stdout; exits when stdout is closed. See [`out!`].
+/// Writes one line to stdout, its control characters escaped (file names,
+/// ids and server text come from outside: a CR/LF must not split a line,
+/// an ESC must not reach the terminal); exits when stdout is closed. See
+/// [`out!`].
 pub fn write_stdout_line(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
+    let line = display::escaped(&line.to_string());
     let mut stdout = std::io::stdout().lock();
     if writeln!(stdout, "{line}")
         .and_then(|()| stdout.flush())
@@ -245,7 +249,7 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("bgupload: {}", error.message);
+            eprintln!("bgupload: {}", display::escaped(&error.message));
             ExitCode::from(EXIT_FAILED)
         }
     }

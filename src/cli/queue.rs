@@ -8,6 +8,7 @@ use super::{AddArgs, CliResult, Context, EXIT_FAILED};
 use bgupload_fsm::validate::acknowledged_event;
 use bgupload_fsm::{BodyFormat, Event, UploadPayload};
 use bgupload_io::CommandError;
+use bgupload_io::transport::loggable_url;
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
@@ -74,7 +75,8 @@ pub fn list(data_dir: &Path, json: bool) -> CliResult<ExitCode> {
                 "id": request.id.as_str(),
                 "filePath": request.file_path,
                 "fileKey": request.file_key,
-                "serverUrl": request.server_url,
+                // Never the URL's userinfo or query (signatures, tokens).
+                "serverUrl": loggable_url(&request.server_url),
                 "requestMethod": request.method.as_str(),
                 "size": size.as_ref().ok(),
                 "attempts": record.last_attempt.map_or(0, |attempt| attempt.0),
@@ -86,7 +88,7 @@ pub fn list(data_dir: &Path, json: bool) -> CliResult<ExitCode> {
                 "{}  {} {}  {}  ({size})",
                 display::escaped(request.id.as_str()),
                 request.method.as_str(),
-                request.server_url,
+                loggable_url(&request.server_url),
                 display::escaped(&request.file_path)
             );
         }

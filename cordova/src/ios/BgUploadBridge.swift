@@ -164,6 +164,17 @@ final class BackgroundUploads: NSObject, URLSessionDataDelegate, @unchecked Send
         Self.log(key, bguploadReportProgress(key.uploadId, key.attempt, UInt64(max(totalBytesSent, 0)), total))
     }
 
+    /// A 3xx is the server's answer, as the engine's own transport reports
+    /// it: the body is not sent again to another URL, so the app's headers
+    /// (credentials) never reach another origin. The task ends with the
+    /// redirect as its response.
+    func urlSession(_ session: URLSession, task: URLSessionTask,
+                    willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest,
+                    completionHandler: @escaping (URLRequest?) -> Void) {
+        completionHandler(nil)
+    }
+
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         var body = responses[dataTask.taskIdentifier] ?? Data()
         body.append(data.prefix(max(0, Self.maxResponseBytes - body.count)))
