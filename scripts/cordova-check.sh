@@ -157,6 +157,16 @@ done
 grep 'androidx.work.impl.foreground.SystemForegroundService' "$manifest" | grep -q 'android:foregroundServiceType="dataSync"' \
     || die "$manifest lacks the dataSync SystemForegroundService"
 expect_line '<param name="android-package" value="com.bgupload.cordova.BgUploadPlugin" />' "$main/res/xml/config.xml"
+# The queue's store is excluded from backups and device transfers.
+application_tag=$(tr '\n' ' ' < "$manifest" | grep -o '<application[^>]*>')
+for attribute in 'android:fullBackupContent="@xml/bgupload_backup_rules"' \
+    'android:dataExtractionRules="@xml/bgupload_data_extraction_rules"'; do
+    grep -qF -- "$attribute" <<<"$application_tag" || die "$manifest's <application> lacks $attribute"
+done
+for rules in bgupload_backup_rules bgupload_data_extraction_rules; do
+    cmp -s "cordova/src/android/res/xml/$rules.xml" "$main/res/xml/$rules.xml" || die "$main/res/xml/$rules.xml is not the plugin's"
+    expect_line '<exclude domain="file" path="bgupload/" />' "$main/res/xml/$rules.xml"
+done
 properties="$android/project.properties"
 expect_line "androidx.work:work-runtime:2." "$properties"
 gradle_include=$(sed -n 's/^cordova\.gradle\.include\.[0-9]*=\(cordova-plugin-bgupload\/.*\)$/\1/p' "$properties")

@@ -36,6 +36,9 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+mod limits;
+use limits::{BoundedListener, History, bounded_part_headers, next_free_file_number};
+
 /// Path of the upload URL handed out by [`Receiver::url`] (any path is accepted).
 pub const UPLOAD_PATH: &str = "/upload";
 
@@ -47,6 +50,31 @@ const SHUTDOWN_FORCE_WAIT: Duration = Duration::from_secs(1);
 
 /// Largest text field accepted in a multipart body.
 pub const MAX_PARAMETER_BYTES: usize = 1024 * 1024;
+
+/// Largest sum of the text fields of one request (the engine sends at most
+/// 1 MiB of parameters in all).
+pub const MAX_FIELD_BYTES_PER_REQUEST: usize = 1024 * 1024;
+
+/// Longest part header (the lines before a part's blank line): a header
+/// that never ends is refused instead of buffered whole.
+pub const MAX_PART_HEADER_BYTES: usize = 16 * 1024;
+
+/// Records kept for [`Receiver::received`]: the newest, at most this many
+/// and at most [`MAX_HISTORY_PARAMETER_BYTES`] of their text fields.
+pub const MAX_HISTORY: usize = 1024;
+pub const MAX_HISTORY_PARAMETER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Default of [`ReceiverConfig::max_body_bytes`] for `bgupload serve`.
+pub const DEFAULT_SERVE_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+
+/// Default of [`ReceiverConfig::max_connections`].
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// Default of [`ReceiverConfig::idle_timeout`].
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Request headers whose values the echo never shows.
+const REDACTED_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 
 /// Most parts read from one multipart body.
 pub const MAX_PARTS: usize = 1024;
@@ -77,6 +105,11 @@ pub struct ReceiverConfig {
     pub throttle_bytes_per_sec: Option<u64>,
     /// Answer 413 to a body larger than this; `None` is unlimited.
     pub max_body_bytes: Option<u64>,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Longest silence on a connection (headers, body or keep-alive)
+    /// before the receiver closes it.
+    pub idle_timeout: Duration,
 }
 
 impl ReceiverConfig {
@@ -89,6 +122,8 @@ impl ReceiverConfig {
             response_delay: None,
             throttle_bytes_per_sec: None,
             max_body_bytes: None,
+            idle_timeout: IDLE_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
         }
     }
 
@@ -101,6 +136,9 @@ impl ReceiverConfig {
 /// One upload the receiver read completely and answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedFile {
+    /// Its number among the receiver's answered uploads, from 1 (history
+    /// is bounded: old records go, numbers go on).
+    pub number: u64,
     /// Where the bytes are, inside the configured directory.
     pub path_on_disk: PathBuf,
     /// The file name the client gave (multipart), or the last path segment (raw).
@@ -132,7 +170,7 @@ pub struct Receiver {
 /// State shared by the request handlers and the [`Receiver`] handle.
 struct Shared {
     config: ReceiverConfig,
-    received: Mutex<Vec<ReceivedFile>>,
+    received: Mutex<History>,
     next_file_number: AtomicU64,
     incomplete_requests: AtomicU64,
     force_stop: watch::Sender<bool>,
@@ -142,13 +180,15 @@ impl Receiver {
     /// Creates the directory, binds the address and starts serving.
     pub async fn start(config: ReceiverConfig) -> io::Result<Receiver> {
         tokio::fs::create_dir_all(&config.dir).await?;
+        let first_file_number = next_free_file_number(&config.dir)?;
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
+        let listener = BoundedListener::new(listener, config.max_connections, config.idle_timeout);
         let (force_stop, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             config,
-            received: Mutex::new(Vec::new()),
-            next_file_number: AtomicU64::new(1),
+            received: Mutex::new(History::default()),
+            next_file_number: AtomicU64::new(first_file_number),
             incomplete_requests: AtomicU64::new(0),
             force_stop,
         });
@@ -184,13 +224,15 @@ impl Receiver {
         &self.shared.config.dir
     }
 
-    /// Every upload read completely so far, in the order they were answered.
+    /// The uploads read completely, in the order they were answered: the
+    /// newest [`MAX_HISTORY`] (fewer when their text fields are large).
     pub fn received(&self) -> Vec<ReceivedFile> {
-        self.shared
+        let history = self
+            .shared
             .received
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .unwrap_or_else(PoisonError::into_inner);
+        history.records.iter().cloned().collect()
     }
 
     /// Requests that ended without a complete upload (client gone, malformed
@@ -242,6 +284,10 @@ enum ReceiveError {
     BodyTooLarge { limit: u64 },
     #[error("a text field exceeds the limit of {MAX_PARAMETER_BYTES} bytes")]
     ParameterTooLarge,
+    #[error("the text fields exceed the limit of {MAX_FIELD_BYTES_PER_REQUEST} bytes in all")]
+    FieldsTooLarge,
+    #[error("a part header exceeds the limit of {MAX_PART_HEADER_BYTES} bytes")]
+    PartHeaderTooLarge,
     #[error("more than {MAX_PARTS} parts")]
     TooManyParts,
     #[error("reading the request body failed: {0}")]
@@ -261,9 +307,10 @@ enum ReceiveError {
 impl ReceiveError {
     fn status(&self) -> StatusCode {
         match self {
-            ReceiveError::BodyTooLarge { .. } | ReceiveError::ParameterTooLarge => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            ReceiveError::BodyTooLarge { .. }
+            | ReceiveError::ParameterTooLarge
+            | ReceiveError::FieldsTooLarge
+            | ReceiveError::PartHeaderTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ReceiveError::TooManyParts
             | ReceiveError::Body(_)
             | ReceiveError::Multipart(_)
@@ -326,6 +373,7 @@ async fn handle_request(State(shared): State<Arc<Shared>>, request: Request) -> 
         .and_then(|code| StatusCode::from_u16(code).ok())
         .unwrap_or(default_status);
     let record = ReceivedFile {
+        number: 0,
         path_on_disk: upload.path_on_disk,
         original_filename: upload.original_filename,
         file_key: upload.file_key,
@@ -359,10 +407,22 @@ fn echo_json(record: &ReceivedFile) -> Value {
         .iter()
         .map(|(name, value)| (name.clone(), Value::String(value.clone())))
         .collect();
+    let headers: BTreeMap<&str, &str> = record
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let shown = if REDACTED_HEADERS.contains(&name.as_str()) {
+                "[redacted]"
+            } else {
+                value.as_str()
+            };
+            (name.as_str(), shown)
+        })
+        .collect();
     json!({
         "receivedInfo": {
             "originalFilename": record.original_filename,
-            "headers": record.headers,
+            "headers": headers,
             "parameters": parameters,
             "fileKey": record.file_key,
             "size": record.size,
@@ -454,18 +514,24 @@ async fn receive_multipart(
     boundary: String,
     limit_exceeded: &AtomicBool,
 ) -> Result<Upload, ReceiveError> {
+    let header_too_long = Arc::new(AtomicBool::new(false));
     let multipart_error = |error: multer::Error| {
         if limit_exceeded.load(Ordering::Relaxed) {
             ReceiveError::BodyTooLarge {
                 limit: shared.config.max_body_bytes.unwrap_or(u64::MAX),
             }
+        } else if header_too_long.load(Ordering::Relaxed) {
+            ReceiveError::PartHeaderTooLarge
         } else {
             ReceiveError::Multipart(error)
         }
     };
+    let body = bounded_part_headers(body, &boundary, Arc::clone(&header_too_long));
     let mut multipart = multer::Multipart::new(body, boundary);
     let mut parameters = Vec::new();
-    let mut file: Option<(String, Option<String>, StoredFile)> = None;
+    let mut field_bytes = 0usize;
+    // A refusal after the file part was stored removes it (PartialFile).
+    let mut file: Option<(String, Option<String>, StoredFile, PartialFile)> = None;
     let mut parts_read = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         parts_read += 1;
@@ -479,14 +545,18 @@ async fn receive_multipart(
                     return Err(ReceiveError::SeveralFileParts);
                 }
                 let chunks = field.map(|chunk| chunk.map_err(multipart_error));
-                let stored = store_file(shared, &original_filename, chunks).await?;
-                file = Some((original_filename, name, stored));
+                let (stored, kept) = store_file_kept(shared, &original_filename, chunks).await?;
+                file = Some((original_filename, name, stored, kept));
             }
             None => {
                 let mut value = Vec::new();
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                     if value.len() + chunk.len() > MAX_PARAMETER_BYTES {
                         return Err(ReceiveError::ParameterTooLarge);
+                    }
+                    field_bytes += chunk.len();
+                    if field_bytes > MAX_FIELD_BYTES_PER_REQUEST {
+                        return Err(ReceiveError::FieldsTooLarge);
                     }
                     value.extend_from_slice(&chunk);
                 }
@@ -495,7 +565,8 @@ async fn receive_multipart(
             }
         }
     }
-    let (original_filename, file_key, stored) = file.ok_or(ReceiveError::NoFilePart)?;
+    let (original_filename, file_key, stored, mut kept) = file.ok_or(ReceiveError::NoFilePart)?;
+    kept.complete = true;
     Ok(Upload {
         path_on_disk: stored.path,
         original_filename,
@@ -593,7 +664,19 @@ async fn store_file(
     original_filename: &str,
     chunks: impl Stream<Item = Result<Bytes, ReceiveError>>,
 ) -> Result<StoredFile, ReceiveError> {
-    let (mut partial, mut file) = create_unique_file(shared, original_filename).await?;
+    let (stored, mut kept) = store_file_kept(shared, original_filename, chunks).await?;
+    kept.complete = true;
+    Ok(stored)
+}
+
+/// [`store_file`], with the file still removed on drop until the caller
+/// marks its guard complete (the rest of the request may still fail).
+async fn store_file_kept(
+    shared: &Shared,
+    original_filename: &str,
+    chunks: impl Stream<Item = Result<Bytes, ReceiveError>>,
+) -> Result<(StoredFile, PartialFile), ReceiveError> {
+    let (partial, mut file) = create_unique_file(shared, original_filename).await?;
     let mut chunks = std::pin::pin!(chunks);
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
@@ -607,12 +690,12 @@ async fn store_file(
     }
     file.flush().await.map_err(ReceiveError::Storage)?;
     drop(file);
-    partial.complete = true;
-    Ok(StoredFile {
+    let stored = StoredFile {
         path: partial.path.clone(),
         size,
         sha256: hex::encode(hasher.finalize()),
-    })
+    };
+    Ok((stored, partial))
 }
 
 async fn create_unique_file(

@@ -445,3 +445,256 @@ async fn shutdown_interrupts_a_slow_upload_within_its_bound() {
         "partial file left behind"
     );
 }
+
+// ---- #16: bounded against a hostile client (each row failed before) ----
+
+/// A raw multipart request with boundary `b` and `body`, its answer.
+async fn raw_multipart(receiver: &Receiver, body: Vec<u8>) -> reqwest::Response {
+    client()
+        .post(receiver.url())
+        .header(CONTENT_TYPE, "multipart/form-data; boundary=b")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[tokio::test]
+async fn text_fields_are_bounded_per_request() {
+    // Before: 200 fields of 1 MiB each were all kept (1.45 GB RSS after 3).
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = start(dir.path()).await;
+    let mut body = Vec::new();
+    for n in 0..3 {
+        body.extend_from_slice(
+            format!("--b\r\nContent-Disposition: form-data; name=\"f{n}\"\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(&vec![b'v'; 1024 * 1024]);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--b--\r\n");
+    let answer = raw_multipart(&receiver, body).await;
+    assert_eq!(answer.status(), 413);
+    let error = json_body(answer).await["error"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(error.contains("text fields exceed"), "{error}");
+    assert!(receiver.received().is_empty());
+    receiver.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_part_header_that_never_ends_is_refused() {
+    // Before: buffered whole (256 MiB sent, 268 MB RSS).
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = start(dir.path()).await;
+    let mut body = b"--b\r\nX-Endless: ".to_vec();
+    body.extend_from_slice(&vec![b'x'; 4 * 1024 * 1024]);
+    let answer = raw_multipart(&receiver, body).await;
+    assert_eq!(answer.status(), 413);
+    let error = json_body(answer).await["error"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(error.contains("part header exceeds"), "{error}");
+    receiver.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refused_second_file_part_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = start(dir.path()).await;
+    let body =
+        b"--b\r\nContent-Disposition: form-data; name=\"a\"; filename=\"one.bin\"\r\n\r\nfirst\r\n\
+--b\r\nContent-Disposition: form-data; name=\"b\"; filename=\"two.bin\"\r\n\r\nsecond\r\n--b--\r\n"
+            .to_vec();
+    let answer = raw_multipart(&receiver, body).await;
+    assert_eq!(answer.status(), 400);
+    assert_eq!(
+        files_in(dir.path()),
+        0,
+        "the first part's file is removed too"
+    );
+    receiver.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_echo_redacts_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = start(dir.path()).await;
+    let answer = client()
+        .put(receiver.url())
+        .header("Authorization", "Bearer SECRET")
+        .header("Cookie", "session=SECRET")
+        .header("Proxy-Authorization", "Basic SECRET")
+        .header("X-Kept", "visible")
+        .body("raw bytes")
+        .send()
+        .await
+        .unwrap();
+    let echo = json_body(answer).await;
+    let headers = &echo["receivedInfo"]["headers"];
+    for name in ["authorization", "cookie", "proxy-authorization"] {
+        assert_eq!(headers[name], "[redacted]", "{name}");
+    }
+    assert_eq!(headers["x-kept"], "visible");
+    assert!(!echo.to_string().contains("SECRET"));
+    receiver.shutdown().await;
+}
+
+#[tokio::test]
+async fn file_numbers_go_on_after_the_files_already_there() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("41-old.bin"), b"kept").unwrap();
+    let receiver = start(dir.path()).await;
+    let answer = client()
+        .put(receiver.url())
+        .body("new")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let stored = receiver.received()[0].path_on_disk.clone();
+    let name = stored.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.starts_with("42-"), "{name}");
+    assert_eq!(
+        std::fs::read(dir.path().join("41-old.bin")).unwrap(),
+        b"kept"
+    );
+    receiver.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_capped() {
+    // Before: 300 idle sockets were all open after 75 s.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ReceiverConfig::loopback(dir.path());
+    config.idle_timeout = Duration::from_millis(300);
+    config.max_connections = 4;
+    let receiver = Receiver::start(config).await.unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(
+            tokio::net::TcpStream::connect(receiver.addr())
+                .await
+                .unwrap(),
+        );
+    }
+    // While 4 idle connections hold every slot, a request waits ...
+    let waiting = tokio::spawn({
+        let url = receiver.url();
+        async move {
+            let started = Instant::now();
+            let answer = client().put(url).body("x").send().await.unwrap();
+            (answer.status(), started.elapsed())
+        }
+    });
+    // ... until the idle ones are closed by the receiver.
+    use tokio::io::AsyncReadExt;
+    for stream in &mut idle {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "closed by the receiver: {read:?}"
+        );
+    }
+    let (status, waited) = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        waited >= Duration::from_millis(200),
+        "it waited for a slot: {waited:?}"
+    );
+    receiver.shutdown().await;
+}
+
+/// `bgupload serve`'s peak memory through the three attacks of #16 stays
+/// under 64 MiB (before: 1.45 GB after the first, 268 MB after the second;
+/// the 300 idle sockets stayed open).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stays_small_under_attack() {
+    use std::io::BufRead;
+    const MIB: usize = 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_bgupload"))
+        .args(["serve", "--port", "0", "--dir"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .expect("serve prints its URL")
+        .to_owned();
+    let streamed = |prefix: Vec<u8>, repeat: Vec<u8>, times: usize| {
+        let chunks = std::iter::once(prefix).chain(std::iter::repeat_n(repeat, times));
+        reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks.map(Ok::<Vec<u8>, std::io::Error>),
+        ))
+    };
+    for _ in 0..3 {
+        let field = |n: usize| {
+            let mut part = format!("--b\r\nContent-Disposition: form-data; name=\"f{n}\"\r\n\r\n")
+                .into_bytes();
+            part.extend_from_slice(&vec![b'v'; MIB]);
+            part.extend_from_slice(b"\r\n");
+            part
+        };
+        let sent = client()
+            .post(&url)
+            .header(CONTENT_TYPE, "multipart/form-data; boundary=b")
+            .body(streamed(field(0), field(1), 199))
+            .send()
+            .await;
+        assert!(sent.is_err() || sent.unwrap().status() == 413);
+    }
+    let header = client()
+        .post(&url)
+        .header(CONTENT_TYPE, "multipart/form-data; boundary=b")
+        .body(streamed(
+            b"--b\r\nX-Endless: ".to_vec(),
+            vec![b'x'; MIB],
+            256,
+        ))
+        .send()
+        .await;
+    assert!(header.is_err() || header.unwrap().status() == 413);
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        if let Ok(stream) = tokio::net::TcpStream::connect(&addr).await {
+            idle.push(stream);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", serve.id())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    let _ = serve.kill();
+    let _ = serve.wait();
+    eprintln!("serve: peak RSS {} KiB through the three attacks", peak_kib);
+    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
+}

@@ -145,6 +145,9 @@ struct ServeArgs {
     /// Read each request body no faster than this many bytes per second
     #[arg(long, value_name = "BYTES_PER_SEC")]
     throttle: Option<u64>,
+    /// Refuse request bodies larger than this (413)
+    #[arg(long, value_name = "BYTES", default_value_t = bgupload::receiver::DEFAULT_SERVE_MAX_BODY_BYTES)]
+    max_body_bytes: u64,
 }
 
 /// `--field NAME=VALUE`.

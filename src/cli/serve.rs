@@ -15,6 +15,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
     let mut ctrl_c = super::listen_for_ctrl_c().await;
     let mut config = ReceiverConfig::new(&args.dir, SocketAddr::new(args.host, args.port));
     config.throttle_bytes_per_sec = args.throttle;
+    config.max_body_bytes = Some(args.max_body_bytes);
     let receiver = Receiver::start(config).await.context(format!(
         "cannot listen on {}:{} with directory {}",
         args.host,
@@ -27,14 +28,14 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
         args.dir.display()
     );
 
-    let mut shown = 0;
+    let mut shown = 0u64;
     let mut poll = tokio::time::interval(ARRIVAL_POLL);
     loop {
         tokio::select! {
             _ = &mut ctrl_c => break,
             _ = poll.tick() => {
                 let received = receiver.received();
-                for file in received.iter().skip(shown) {
+                for file in received.iter().filter(|file| file.number > shown) {
                     out!(
                         "received {} {} -> {} ({}, sha256 {}) answered {}",
                         file.method,
@@ -45,7 +46,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
                         file.status
                     );
                 }
-                shown = received.len();
+                shown = received.last().map_or(shown, |file| file.number);
             }
         }
     }
