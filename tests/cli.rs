@@ -420,3 +420,40 @@ fn demo_verifies_every_file() {
         "{text}"
     );
 }
+
+/// #16: names from outside are printed with their control characters
+/// escaped: a CR/LF in a file name no longer splits a line, an ESC never
+/// reaches the terminal (before: both were printed raw).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printed_names_have_control_characters_escaped() {
+    let temp = tempfile::tempdir().unwrap();
+    let hostile = temp.path().join("a\r\nFAKE LINE\u{1b}[2J.jpg");
+    write_file(&hostile, 10, 3);
+    let added = bgupload(
+        temp.path(),
+        &[
+            "add",
+            hostile.to_str().unwrap(),
+            "--url",
+            "http://user:pw@127.0.0.1:9/up?sig=SECRET",
+        ],
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let listed = stdout(&bgupload(temp.path(), &["list"]));
+    assert_eq!(listed.lines().count(), 1, "one line per upload: {listed:?}");
+    assert!(
+        !listed.contains('\u{1b}') && !listed.contains('\r'),
+        "{listed:?}"
+    );
+    assert!(
+        listed.contains(r"a\r\nFAKE LINE\u{1b}[2J.jpg"),
+        "{listed:?}"
+    );
+    assert!(listed.contains("http://127.0.0.1:9/up"), "{listed:?}");
+    assert!(
+        !listed.contains("SECRET") && !listed.contains("pw@"),
+        "the URL's secrets: {listed:?}"
+    );
+    let json = stdout(&bgupload(temp.path(), &["list", "--json"]));
+    assert!(!json.contains("SECRET") && !json.contains("pw@"), "{json}");
+}

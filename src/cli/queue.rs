@@ -86,10 +86,10 @@ pub fn list(data_dir: &Path, json: bool) -> CliResult<ExitCode> {
             let size = size.map_or_else(|_| "missing".to_owned(), human_bytes);
             out!(
                 "{}  {} {}  {}  ({size})",
-                display::escaped(request.id.as_str()),
+                request.id,
                 request.method.as_str(),
                 loggable_url(&request.server_url),
-                display::escaped(&request.file_path)
+                request.file_path
             );
         }
     }
@@ -139,10 +139,7 @@ pub async fn ack(data_dir: &Path, text: &str) -> CliResult<ExitCode> {
         }
     };
     let Some(event_id) = event_id else {
-        out!(
-            "no event {}: nothing to acknowledge",
-            display::escaped(text)
-        );
+        out!("no event {}: nothing to acknowledge", text);
         return Ok(ExitCode::SUCCESS);
     };
     let store = engine::open_store(data_dir)?;
