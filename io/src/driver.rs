@@ -12,7 +12,7 @@ use crate::transport::{ProgressSink, Transport};
 use bgupload_fsm::validate;
 use bgupload_fsm::{
     Attempt, AttemptReport, CommandId, Config, Effect, ErrorCode, Event, EventId, FileCheck, Input,
-    Machine, Options, Rejection, UploadId, UploadPayload,
+    Machine, Options, Rejection, TransferReport, UploadId, UploadPayload,
 };
 use bgupload_persistence::{Store, StoreError};
 use futures_util::FutureExt;
@@ -394,25 +394,14 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
 
     fn handle_report(&mut self, report: AttemptReport) {
         if report.report.is_final() {
-            let outcome = match &report.report {
-                bgupload_fsm::TransferReport::Response { status, .. } => format!("HTTP {status}"),
-                bgupload_fsm::TransferReport::Failed(failure) => {
-                    format!(
-                        "failed {} (retryable: {})",
-                        failure.error_code, failure.retryable
-                    )
-                }
-                bgupload_fsm::TransferReport::Progress { .. } => String::new(),
-            };
-            tracing::debug!(upload = %report.upload_id, attempt = report.attempt.0, %outcome, "attempt ends");
-        }
-        if report.report.is_final()
-            && self
+            log_attempt_end(&report);
+            let this_attempt = self
                 .transfers
                 .get(&report.upload_id)
-                .is_some_and(|(attempt, _)| *attempt == report.attempt)
-        {
-            self.transfers.remove(&report.upload_id);
+                .is_some_and(|(attempt, _)| *attempt == report.attempt);
+            if this_attempt {
+                self.transfers.remove(&report.upload_id);
+            }
         }
         self.input(Input::Transfer(report));
     }
@@ -516,11 +505,11 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
         let handle = tokio::spawn(async move {
             let report = run.await.unwrap_or_else(|panic| {
                 let detail = crate::panic_message(panic.as_ref());
-                bgupload_fsm::TransferReport::Failed(bgupload_fsm::TransferFailure {
-                    message: format!("the transfer failed unexpectedly: {detail}"),
-                    error_code: ErrorCode::TransportFailedInside.code(),
-                    retryable: false,
-                })
+                TransferReport::failed(
+                    format!("the transfer failed unexpectedly: {detail}"),
+                    ErrorCode::TransportFailedInside.code(),
+                    false,
+                )
             });
             let _ = reports
                 .send(AttemptReport {
@@ -535,6 +524,24 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
             // the older one must not go on sending.
             previous.abort();
         }
+    }
+}
+
+/// The end of an attempt, for the debug log (no URL, header or body).
+fn log_attempt_end(report: &AttemptReport) {
+    let (upload, attempt) = (&report.upload_id, report.attempt.0);
+    match &report.report {
+        TransferReport::Response { status, .. } => {
+            tracing::debug!(%upload, attempt, status, "attempt ends with an answer");
+        }
+        TransferReport::Failed(failure) => tracing::debug!(
+            %upload,
+            attempt,
+            error_code = failure.error_code,
+            retryable = failure.retryable,
+            "attempt ends without an answer"
+        ),
+        TransferReport::Progress { .. } => {}
     }
 }
 

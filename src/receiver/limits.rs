@@ -224,13 +224,20 @@ impl IdleStream {
         }
     }
 
-    fn moved(&mut self) {
-        let next = Instant::now() + self.idle;
-        self.deadline.as_mut().reset(next);
-    }
-
-    fn timed_out(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline.as_mut().poll(cx).is_ready()
+    /// The idle rule over one poll of the stream: progress resets the
+    /// deadline; waiting past it is a `TimedOut` error.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match poll {
+            Poll::Ready(result) => {
+                let next = Instant::now() + self.idle;
+                self.deadline.as_mut().reset(next);
+                Poll::Ready(result)
+            }
+            Poll::Pending if self.deadline.as_mut().poll(cx).is_ready() => {
+                Poll::Ready(Err(idle_error()))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -245,14 +252,8 @@ impl AsyncRead for IdleStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_read(cx, buf) {
-            Poll::Ready(result) => {
-                this.moved();
-                Poll::Ready(result)
-            }
-            Poll::Pending if this.timed_out(cx) => Poll::Ready(Err(idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
+        let poll = Pin::new(&mut this.stream).poll_read(cx, buf);
+        this.watch(cx, poll)
     }
 }
 
@@ -263,14 +264,8 @@ impl AsyncWrite for IdleStream {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write(cx, data) {
-            Poll::Ready(result) => {
-                this.moved();
-                Poll::Ready(result)
-            }
-            Poll::Pending if this.timed_out(cx) => Poll::Ready(Err(idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
+        let poll = Pin::new(&mut this.stream).poll_write(cx, data);
+        this.watch(cx, poll)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
