@@ -10,7 +10,8 @@
 //!   unreadable file, files that change size while being sent);
 //! - [`server_table`]: servers that answer too much, answer garbage or
 //!   invalid UTF-8, trickle, never answer, or hang up mid-body, and
-//!   uploads longer than the read timeout (fine) or the attempt limit.
+//!   uploads longer than the read timeout (fine) or the attempt limit;
+//! - [`full_disk`]: the program on a full disk, end to end.
 //!
 //! Each harness accepts a sentinel upload before the first row and leaves
 //! its UPLOADED event unacknowledged. After every row: a new `init` must
@@ -25,6 +26,10 @@
 //! subject of some rows, but no assertion depends on how fast the machine
 //! runs beyond them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
+
+/// The full-disk row, with the program on a small tmpfs.
+#[path = "hostile_input/full_disk.rs"]
+mod full_disk;
 
 use bgupload::fsm::ErrorCode;
 use bgupload::fsm::{

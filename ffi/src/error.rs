@@ -32,6 +32,11 @@ pub enum FfiError {
     /// The engine stopped or did not answer in time; reopen it.
     #[error("{0}")]
     Stopped(String),
+    /// A write to the queue's storage failed (a full disk, say) while the
+    /// command was being stored: it may or may not have taken effect. The
+    /// engine goes on; the command may be given again.
+    #[error("{0}")]
+    StoreFailed(String),
     /// A bug: a panic was caught at the boundary.
     #[error("internal error in the upload engine: {0}")]
     Internal(String),
@@ -43,6 +48,9 @@ impl From<bgupload_io::CommandError> for FfiError {
             bgupload_io::CommandError::Rejected(rejection) => FfiError::Rejected(rejection.error),
             stopped @ bgupload_io::CommandError::Stopped(_) => {
                 FfiError::Stopped(stopped.to_string())
+            }
+            failed @ bgupload_io::CommandError::StoreFailed(_) => {
+                FfiError::StoreFailed(failed.to_string())
             }
         }
     }

@@ -61,6 +61,9 @@ pub enum ErrorCode {
     /// The transport failed inside (a bug); the attempt ended, the upload
     /// goes on.
     TransportFailedInside,
+    /// The device has no space left for the queue: new uploads are refused
+    /// until space returns; accepted ones go on.
+    StorageFull,
     /// The upload was in flight under an older storage format (the
     /// reference's migration code).
     LegacyRecord,
@@ -68,7 +71,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the documented table.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::Cancelled,
         ErrorCode::BadUrl,
         ErrorCode::TimedOut,
@@ -87,6 +90,7 @@ impl ErrorCode {
         ErrorCode::AttemptsExhausted,
         ErrorCode::HostLostTransfer,
         ErrorCode::TransportFailedInside,
+        ErrorCode::StorageFull,
         ErrorCode::LegacyRecord,
     ];
 
@@ -111,6 +115,7 @@ impl ErrorCode {
             ErrorCode::AttemptsExhausted => -4004,
             ErrorCode::HostLostTransfer => -4005,
             ErrorCode::TransportFailedInside => -4006,
+            ErrorCode::StorageFull => -4007,
             ErrorCode::LegacyRecord => 500,
         }
     }
@@ -136,6 +141,7 @@ impl ErrorCode {
             ErrorCode::AttemptsExhausted => "no attempt number left",
             ErrorCode::HostLostTransfer => "the OS lost the transfer",
             ErrorCode::TransportFailedInside => "internal transport failure",
+            ErrorCode::StorageFull => "no space left on the device for the queue",
             ErrorCode::LegacyRecord => "interrupted by a storage-format upgrade",
         }
     }

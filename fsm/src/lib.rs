@@ -38,6 +38,10 @@
 //! - `Destroy { command }` — detach the callback; uploads go on.
 //! - `NetworkChanged { reachable }` — no attempt starts while unreachable,
 //!   and failures then do not count against `maxAttempts`.
+//! - `StorageChanged(space)` — [`StorageSpace`]: once the store's disk is
+//!   full, new uploads are refused ("No space left on device", -4007);
+//!   accepted ones go on in the reserve's room, and once that is spent no
+//!   attempt starts, until the disk has room again.
 //! - `Transfer { upload_id, attempt, report }` — [`TransferReport`]:
 //!   `Progress { sent, total }`, `Response { status, body, truncated }` or
 //!   `Failed(TransferFailure { message, error_code, retryable })`. Reports for
@@ -109,7 +113,9 @@ pub use error_code::ErrorCode;
 pub use event::{
     Event, MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection, TerminalEvent,
 };
-pub use machine::{AttemptReport, Effect, Input, Machine, TransferFailure, TransferReport};
+pub use machine::{
+    AttemptReport, Effect, Input, Machine, StorageSpace, TransferFailure, TransferReport,
+};
 pub use record::{Batch, Change, LegacyUpload, Meta, Recovered, UploadRecord, check_event};
 pub use rng::SplitMix64;
 pub use types::{

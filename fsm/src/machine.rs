@@ -12,7 +12,7 @@ use crate::types::{
     Attempt, BatchId, CommandId, Config, EventId, FileCheck, Options, Time, TransferOwnership,
     UploadId, UploadPayload, UploadRequest,
 };
-use crate::validate::{self, MSG_ID_REQUIRED, truncate_to_char_boundary};
+use crate::validate::{self, MSG_ID_REQUIRED, MSG_NO_SPACE, truncate_to_char_boundary};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Everything that can happen to the machine.
@@ -45,6 +45,8 @@ pub enum Input {
     Destroy { command: CommandId },
     /// The host's view of network reachability changed.
     NetworkChanged { reachable: bool },
+    /// What room the store's disk has: see [`StorageSpace`].
+    StorageChanged(StorageSpace),
     /// A transport reports on an attempt. Reports for any attempt other than
     /// the upload's current one are ignored.
     Transfer(AttemptReport),
@@ -52,6 +54,21 @@ pub enum Input {
     Durable { through: BatchId },
     /// The deadline from [`Machine::poll_timeout`] (or any later time) came.
     Timeout,
+}
+
+/// What room the store's disk has, as the driver learns it from the store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StorageSpace {
+    /// Room for everything.
+    #[default]
+    Available,
+    /// The disk is full and the store gave back its space reserve: new
+    /// uploads are refused ("No space left on device", -4007); accepted
+    /// ones run, finish and are acknowledged in the reserve's room.
+    ReserveOnly,
+    /// The reserve's room is spent too: new uploads are refused and no
+    /// attempt starts (each one writes); commands are still tried.
+    Exhausted,
 }
 
 /// A report on one attempt of one upload, as transports send it to the
@@ -189,6 +206,8 @@ pub struct Machine {
     now: Time,
     attached: bool,
     network_reachable: bool,
+    /// New uploads are refused unless the store's disk has room.
+    storage: StorageSpace,
 
     uploads: BTreeMap<UploadId, Upload>,
     /// Sequence → id of uploads in `Phase::Ready`: the start order.
@@ -263,6 +282,7 @@ impl Machine {
             now,
             attached: false,
             network_reachable: options.network_reachable,
+            storage: StorageSpace::Available,
             uploads: BTreeMap::new(),
             ready: BTreeMap::new(),
             backoff: BTreeMap::new(),
@@ -380,6 +400,7 @@ impl Machine {
                 });
             }
             Input::NetworkChanged { reachable } => self.network_reachable = reachable,
+            Input::StorageChanged(space) => self.storage = space,
             Input::Transfer(AttemptReport {
                 upload_id,
                 attempt,
@@ -449,6 +470,16 @@ impl Machine {
         EventId::MAX.0 + 1 - self.next_event_id
     }
 
+    /// Whether the network is reachable, as last reported.
+    pub fn is_network_reachable(&self) -> bool {
+        self.network_reachable
+    }
+
+    /// What room the store's disk has, as last reported.
+    pub fn storage_space(&self) -> StorageSpace {
+        self.storage
+    }
+
     /// Whether an app callback is attached (after `init`, before `destroy`).
     pub fn is_attached(&self) -> bool {
         self.attached
@@ -467,13 +498,19 @@ impl Machine {
                 return;
             }
         };
+        let unchanged = config == self.config;
         self.config = config;
         self.attached = true;
         // The new limit and the transfers it sends back are one batch: a
-        // kill between them would leave more in flight than the limit.
-        let mut changes = vec![Change::PutMeta(self.meta())];
-        changes.extend(self.shed_excess_transfers());
-        self.persist(changes);
+        // kill between them would leave more in flight than the limit. An
+        // init with the configuration in force writes nothing (the driver
+        // re-attaches that way after reopening a full store).
+        let shed = self.shed_excess_transfers();
+        if !unchanged || !shed.is_empty() {
+            let mut changes = vec![Change::PutMeta(self.meta())];
+            changes.extend(shed);
+            self.persist(changes);
+        }
         // Re-deliver every unacknowledged event, in order. Terminal events
         // already queued would come twice in a row: drop those first.
         self.gated_effects
@@ -497,6 +534,9 @@ impl Machine {
             let reject = |code: ErrorCode, error: String| {
                 Rejection::coded(Some(request.id.as_str().to_owned()), code, error)
             };
+            if self.storage != StorageSpace::Available {
+                return Err(reject(ErrorCode::StorageFull, MSG_NO_SPACE.to_owned()));
+            }
             if self.uploads.contains_key(&request.id) {
                 return Err(reject(
                     ErrorCode::DuplicateUpload,
@@ -828,7 +868,8 @@ impl Machine {
     /// upload is ready.
     fn schedule(&mut self) {
         let limit = self.config.parallel_uploads_limit as usize;
-        while self.network_reachable && self.in_flight.len() < limit {
+        let room = self.storage != StorageSpace::Exhausted;
+        while room && self.network_reachable && self.in_flight.len() < limit {
             let Some((sequence, id)) = self.ready.pop_first() else {
                 break;
             };

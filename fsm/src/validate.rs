@@ -19,6 +19,8 @@ pub const MSG_ID_CONTROL_CHARACTER: &str = "Upload ID must not contain control c
 pub const MSG_URL_REQUIRED: &str = "Server URL is required";
 pub const MSG_URL_INVALID: &str = "Invalid server URL";
 pub const MSG_FILE_PATH_REQUIRED: &str = "filePath is required";
+/// `startUpload` while the store's disk is full (the OS's own words).
+pub const MSG_NO_SPACE: &str = "No space left on device";
 pub const MSG_EVENT_ID_REQUIRED: &str = "Event ID is required";
 pub const MSG_EVENT_ID_TOO_LONG: &str = "Event ID must be at most 1024 bytes";
 /// Longest `eventId` text `acknowledgeEvent` takes.

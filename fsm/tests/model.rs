@@ -13,8 +13,8 @@
 mod support;
 
 use bgupload_fsm::{
-    Config, EventId, FileCheck, Options, ProgressThrottle, RetryPolicy, TransferOwnership,
-    TransferReport, UploadId, UploadPayload,
+    Config, EventId, FileCheck, Options, ProgressThrottle, RetryPolicy, StorageSpace,
+    TransferOwnership, TransferReport, UploadId, UploadPayload,
 };
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
@@ -38,6 +38,7 @@ enum Step {
     Acknowledge { pick: usize },
     Destroy,
     Network { reachable: bool },
+    Storage { space: u8 },
     Respond { pick: usize, status: u16 },
     Fail { pick: usize, retryable: bool },
     Progress { pick: usize, permille: u16 },
@@ -72,6 +73,7 @@ impl ReferenceStateMachine for Model {
             3 => any::<usize>().prop_map(|pick| Step::Acknowledge { pick }),
             1 => Just(Step::Destroy),
             1 => any::<bool>().prop_map(|reachable| Step::Network { reachable }),
+            1 => (0u8..3).prop_map(|space| Step::Storage { space }),
             5 => (any::<usize>(), prop_oneof![Just(200u16), Just(201), Just(413), Just(500)])
                 .prop_map(|(pick, status)| Step::Respond { pick, status }),
             3 => (any::<usize>(), any::<bool>()).prop_map(|(pick, retryable)| Step::Fail { pick, retryable }),
@@ -163,6 +165,11 @@ impl StateMachineTest for MachineUnderTest {
                 world.destroy();
             }
             Step::Network { reachable } => world.network(reachable),
+            Step::Storage { space } => world.storage(match space {
+                0 => StorageSpace::Available,
+                1 => StorageSpace::ReserveOnly,
+                _ => StorageSpace::Exhausted,
+            }),
             Step::Respond {
                 pick: index,
                 status,

@@ -6,8 +6,8 @@ mod support;
 use bgupload_fsm::{
     Attempt, AttemptReport, BodyFormat, Change, Config, Effect, ErrorCode, Event, EventId,
     FileCheck, Input, LegacyUpload, Limits, MSG_ATTEMPTS_EXHAUSTED, Machine, Options, Outcome,
-    ProgressThrottle, Recovered, RetryPolicy, Time, TransferOwnership, TransferReport,
-    UploadPayload, validate,
+    ProgressThrottle, Recovered, RetryPolicy, StorageSpace, Time, TransferOwnership,
+    TransferReport, UploadPayload, validate,
 };
 use support::{FILE_OK, World, id, payload, uuid};
 
@@ -1105,4 +1105,70 @@ fn well_formed_urls_are_accepted_in_every_authority_form() {
             world.results[&command]
         );
     }
+}
+
+#[test]
+fn a_full_disk_refuses_new_uploads_and_lets_accepted_ones_finish() {
+    let mut world = world();
+    world.init_limit(1);
+    world.start_id(&uuid(1));
+    world.start_id(&uuid(2));
+    assert_eq!(world.transfers.get(&id(1)), Some(&Attempt(1)));
+    world.storage(StorageSpace::ReserveOnly);
+    world.start_id(&uuid(3));
+    let (refused, error, code) = rejection_of(&world);
+    assert_eq!(refused.as_deref(), Some(uuid(3).as_str()));
+    assert_eq!(error, validate::MSG_NO_SPACE);
+    assert_eq!(code, Some(ErrorCode::StorageFull.code()));
+    // Accepted uploads run, end and are acknowledged in the reserve's room.
+    world.respond(&id(1), 201, "ok");
+    assert_eq!(world.transfers.get(&id(2)), Some(&Attempt(1)));
+    let event = world.terminal_events()[0].event_id;
+    world.acknowledge(event);
+    assert!(world.unacknowledged().is_empty());
+    // The reserve spent: no attempt starts (each one writes).
+    world.storage(StorageSpace::Exhausted);
+    world.fail(&id(2), true);
+    world.advance(3_600_000);
+    assert!(world.transfers.is_empty(), "{:?}", world.transfers);
+    world.start_id(&uuid(4));
+    assert_eq!(rejection_of(&world).2, Some(ErrorCode::StorageFull.code()));
+    // Room again: the waiting upload goes on and new ones are accepted.
+    world.storage(StorageSpace::Available);
+    assert_eq!(world.transfers.get(&id(2)), Some(&Attempt(2)));
+    world.start_id(&uuid(4));
+    assert!(world.machine.upload_count() == 2);
+    world.settle();
+}
+
+#[test]
+fn an_init_with_the_configuration_in_force_writes_nothing() {
+    let mut machine = Machine::new(Options::new(1));
+    let config = Config::default();
+    machine.handle_input(
+        Time::ZERO,
+        Input::Init {
+            command: bgupload_fsm::CommandId(1),
+            config,
+        },
+    );
+    let writes = std::iter::from_fn(|| machine.poll_effect())
+        .filter(|effect| matches!(effect, Effect::PersistBatch(_)))
+        .count();
+    assert_eq!(writes, 0, "the default configuration is in force");
+    let changed = Config {
+        parallel_uploads_limit: 3,
+        ..config
+    };
+    machine.handle_input(
+        Time::ZERO,
+        Input::Init {
+            command: bgupload_fsm::CommandId(2),
+            config: changed,
+        },
+    );
+    let writes = std::iter::from_fn(|| machine.poll_effect())
+        .filter(|effect| matches!(effect, Effect::PersistBatch(_)))
+        .count();
+    assert_eq!(writes, 1);
 }

@@ -12,7 +12,7 @@ use crate::transport::{ProgressSink, Transport};
 use bgupload_fsm::validate;
 use bgupload_fsm::{
     Attempt, AttemptReport, CommandId, Config, Effect, ErrorCode, Event, EventId, FileCheck, Input,
-    Machine, Options, Rejection, TransferReport, UploadId, UploadPayload,
+    Machine, Options, Rejection, StorageSpace, TransferReport, UploadId, UploadPayload,
 };
 use bgupload_persistence::{Store, StoreError};
 use futures_util::FutureExt;
@@ -28,6 +28,15 @@ pub const COMMAND_QUEUE: usize = 1_024;
 pub const REPORT_QUEUE: usize = 4_096;
 /// Commands taken into one group commit at most.
 pub const MAX_COMMANDS_PER_ROUND: usize = 4_096;
+/// Store failures in a row (with no successful write between them) the
+/// driver recovers from by reopening the store; one more stops it.
+pub const MAX_STORE_REOPENS_IN_A_ROW: u32 = 3;
+/// While the disk is full, the driver tries to put the store's space
+/// reserve back this often (and at a `startUpload`, at most this often: a
+/// burst of refused calls costs one try).
+pub const RESERVE_RETRY_MILLIS: u64 = 1_000;
+/// Longest pause before reopening a store whose disk stays full.
+pub const MAX_FULL_STORE_PAUSE_MILLIS: u64 = 30_000;
 
 /// Where the app's events go: its single callback.
 pub type EventSink = Box<dyn FnMut(Event) + Send>;
@@ -60,6 +69,11 @@ pub enum CommandError {
     /// or it is not known whether it became durable; reopen the engine.
     #[error("the upload engine is not running: {0}")]
     Stopped(String),
+    /// A write to the store failed while the command was being made
+    /// durable: it may or may not have taken effect. The engine reopened
+    /// the store and goes on; the command may be given again.
+    #[error("the upload queue could not store this ({0}); the engine goes on, try again")]
+    StoreFailed(String),
 }
 
 /// Why an engine could not start or had to stop.
@@ -129,8 +143,16 @@ impl Engine {
         T: Transport,
     {
         let recovered = call_store(&store, options.store_calls, |store| store.load()).await?;
+        let reserve_in_place = call_store(&store, options.store_calls, |store| {
+            Ok(store.restore_reserve())
+        })
+        .await?;
         let clock = Clock::start();
-        let machine = Machine::recover(options.machine, recovered, clock.now());
+        let mut machine = Machine::recover(options.machine, recovered, clock.now());
+        if !reserve_in_place {
+            let space = StorageSpace::ReserveOnly;
+            machine.handle_input(clock.now(), Input::StorageChanged(space));
+        }
         let (requests, request_queue) = mpsc::channel(COMMAND_QUEUE);
         let (reports, report_queue) = mpsc::channel(REPORT_QUEUE);
         let driver = Driver {
@@ -147,6 +169,8 @@ impl Engine {
             replies: BTreeMap::new(),
             next_command: 1,
             transfers: BTreeMap::new(),
+            store_failures_in_a_row: 0,
+            last_reserve_try: None,
         };
         let task = tokio::spawn(driver.run());
         Ok((Engine { requests }, task))
@@ -243,12 +267,17 @@ struct Driver<S, T> {
     report_queue: mpsc::Receiver<AttemptReport>,
     /// The app's callback, as the machine attached it.
     sink: Option<EventSink>,
-    /// Callbacks of inits the machine has not answered yet: one becomes
-    /// `sink` on its `Effect::Attach`; a refused init's is dropped.
-    offered_sinks: BTreeMap<CommandId, EventSink>,
+    /// Callbacks (and configurations) of inits the machine has not
+    /// answered yet: one becomes `sink` on its `Effect::Attach`; a refused
+    /// init's is dropped.
+    offered_sinks: BTreeMap<CommandId, (EventSink, Config)>,
     replies: BTreeMap<CommandId, Reply>,
     next_command: u64,
     transfers: BTreeMap<UploadId, (Attempt, JoinHandle<()>)>,
+    /// Failed store writes since the last one that succeeded.
+    store_failures_in_a_row: u32,
+    /// When the space reserve was last tried, while the disk is full.
+    last_reserve_try: Option<bgupload_fsm::Time>,
 }
 
 enum Flow {
@@ -278,7 +307,7 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
             for _ in 0..MAX_COMMANDS_PER_ROUND {
                 match self.request_queue.try_recv() {
                     Ok(request) => {
-                        if let Flow::Stop(reply) = self.handle_request(request) {
+                        if let Flow::Stop(reply) = self.take_request(request).await {
                             return self.stop(reply);
                         }
                     }
@@ -304,11 +333,24 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                     None => std::future::pending().await,
                 }
             };
+            // While the disk is full: the next try to put the reserve back.
+            let reserve_retry =
+                (self.machine.storage_space() != StorageSpace::Available).then(|| {
+                    self.last_reserve_try
+                        .unwrap_or_default()
+                        .saturating_add_millis(RESERVE_RETRY_MILLIS)
+                });
+            let reserve_retry = async {
+                match reserve_retry {
+                    Some(time) => tokio::time::sleep_until(self.clock.instant(time)).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 request = self.request_queue.recv() => match request {
                     Some(request) => {
-                        if let Flow::Stop(reply) = self.handle_request(request) {
+                        if let Flow::Stop(reply) = self.take_request(request).await {
                             return self.stop(reply);
                         }
                     }
@@ -321,6 +363,7 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                     }
                 }
                 () = sleep => self.input(Input::Timeout),
+                () = reserve_retry => self.try_restore_reserve().await,
             }
         }
     }
@@ -343,6 +386,35 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
         command
     }
 
+    /// Hands `request` to the machine; a `startUpload` while the disk is
+    /// full first tries to put the space reserve back (space returned).
+    async fn take_request(&mut self, request: Request) -> Flow {
+        let full = self.machine.storage_space() != StorageSpace::Available;
+        if full && matches!(request, Request::StartUpload { .. }) {
+            self.try_restore_reserve().await;
+        }
+        self.handle_request(request)
+    }
+
+    async fn try_restore_reserve(&mut self) {
+        let now = self.clock.now();
+        let due = self
+            .last_reserve_try
+            .is_none_or(|at| now.saturating_millis_since(at) >= RESERVE_RETRY_MILLIS);
+        if !due {
+            return;
+        }
+        self.last_reserve_try = Some(now);
+        let restored = call_store(&self.store, self.options.store_calls, |store| {
+            Ok(store.restore_reserve())
+        })
+        .await;
+        if matches!(restored, Ok(true)) {
+            tracing::info!("the disk has room again: new uploads are accepted");
+            self.input(Input::StorageChanged(StorageSpace::Available));
+        }
+    }
+
     fn handle_request(&mut self, request: Request) -> Flow {
         match request {
             Request::Init {
@@ -353,7 +425,7 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                 // The machine says when this callback takes over
                 // (`Effect::Attach`), or that it never does.
                 let command = self.command(reply);
-                self.offered_sinks.insert(command, sink);
+                self.offered_sinks.insert(command, (sink, config));
                 self.input(Input::Init { command, config });
             }
             Request::StartUpload { payload, reply } => {
@@ -438,7 +510,7 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                         }
                     }
                     Effect::Attach { command } => {
-                        self.sink = self.offered_sinks.remove(&command);
+                        self.sink = self.offered_sinks.remove(&command).map(|(sink, _)| sink);
                     }
                     Effect::Detach => self.sink = None,
                     Effect::CommandDone { command, result } => {
@@ -460,13 +532,102 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                 deferred.extend(batches);
                 continue;
             }
-            self.persist(batches).await?;
-            self.input(Input::Durable { through });
+            match self.persist(batches).await {
+                Ok(()) => {
+                    self.store_failures_in_a_row = 0;
+                    self.input(Input::Durable { through });
+                }
+                // The machine is rebuilt from the store; drain it again.
+                Err(error) => self.recover_from_store_failure(error).await?,
+            }
         }
         if !deferred.is_empty() {
             self.persist(deferred).await?;
         }
         Ok(())
+    }
+
+    /// After a failed write: the machine's state is no longer known to be
+    /// durable, so the commands waiting on it get errors, its attempts are
+    /// stopped, and it is rebuilt from the reopened store, with the app's
+    /// callback kept (re-`init` with the configuration in force, which
+    /// writes nothing and delivers the unacknowledged events again).
+    ///
+    /// A full disk (the store released its reserve) refuses new uploads;
+    /// a second one starts no attempt either, until the reserve is back.
+    /// It never stops the driver: it waits longer each time in a row.
+    /// Other failures stop it after [`MAX_STORE_REOPENS_IN_A_ROW`].
+    async fn recover_from_store_failure(&mut self, error: EngineError) -> Result<(), EngineError> {
+        self.store_failures_in_a_row = self.store_failures_in_a_row.saturating_add(1);
+        let full = matches!(&error, EngineError::Store(cause) if cause.is_storage_full());
+        if !full && self.store_failures_in_a_row > MAX_STORE_REOPENS_IN_A_ROW {
+            return Err(error);
+        }
+        if !full {
+            tracing::warn!(%error, "a write to the store failed; reopening it");
+        }
+        for (_, (_, handle)) in std::mem::take(&mut self.transfers) {
+            handle.abort();
+        }
+        let cause = error.to_string();
+        for (_, reply) in std::mem::take(&mut self.replies) {
+            let _ = reply.send(Err(CommandError::StoreFailed(cause.clone())));
+        }
+        if full && self.store_failures_in_a_row > 1 {
+            let pause = (RESERVE_RETRY_MILLIS << self.store_failures_in_a_row.min(16))
+                .min(MAX_FULL_STORE_PAUSE_MILLIS);
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        }
+        let calls = self.options.store_calls;
+        call_store(&self.store, calls, |store| store.reopen()).await?;
+        let recovered = call_store(&self.store, calls, |store| store.load()).await?;
+        // The reserve is not put back here: the room it just gave is what
+        // lets the accepted uploads finish.
+        let space = match (full, self.machine.storage_space()) {
+            (false, space) => space,
+            (true, StorageSpace::Available) => StorageSpace::ReserveOnly,
+            (true, _) => StorageSpace::Exhausted,
+        };
+        match space {
+            StorageSpace::ReserveOnly => tracing::warn!(
+                "the disk is full: new uploads are refused until it has room; \
+                 accepted ones go on in the queue's reserve"
+            ),
+            StorageSpace::Exhausted => tracing::warn!(
+                "the disk is full and the queue's reserve is spent: \
+                 uploads wait until the disk has room"
+            ),
+            StorageSpace::Available => {}
+        }
+        self.rebuild_machine(recovered, space);
+        Ok(())
+    }
+
+    /// Replaces the machine by one recovered from `recovered`, with the
+    /// network, storage and callback of the one it replaces.
+    fn rebuild_machine(&mut self, recovered: bgupload_fsm::Recovered, space: StorageSpace) {
+        let mut options = self.options.machine;
+        options.network_reachable = self.machine.is_network_reachable();
+        // The app's newest init (its answer was an error, but the app
+        // meant it), else the callback attached.
+        let offered = std::mem::take(&mut self.offered_sinks)
+            .into_values()
+            .rev()
+            .find(|(_, config)| validate::config(*config).is_ok());
+        let attached = self.machine.is_attached();
+        let current = self.sink.take().filter(|_| attached);
+        let sink = offered.or_else(|| current.map(|sink| (sink, *self.machine.config())));
+        self.machine = Machine::recover(options, recovered, self.clock.now());
+        self.last_reserve_try = Some(self.clock.now());
+        if space != StorageSpace::Available {
+            self.input(Input::StorageChanged(space));
+        }
+        if let Some((sink, config)) = sink {
+            let command = CommandId(self.next_command);
+            self.next_command += 1;
+            self.offered_sinks.insert(command, (sink, config));
+            self.input(Input::Init { command, config });
+        }
     }
 
     async fn persist(&mut self, batches: Vec<bgupload_fsm::Batch>) -> Result<(), EngineError> {

@@ -1,10 +1,12 @@
 //! The driver with an in-memory store and stand-in transports.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
+use bgupload_fsm::ErrorCode;
 use bgupload_fsm::{
     Attempt, Config, Event, FileCheck, Options, Outcome, TransferReport, UploadPayload,
     UploadRequest,
 };
+use bgupload_io::CommandError;
 use bgupload_io::driver::{Engine, EngineOptions, StoreCalls};
 use bgupload_io::transport::{ProgressSink, Transport};
 use bgupload_persistence::SimStore;
@@ -163,4 +165,139 @@ async fn concurrent_start_uploads_share_fsyncs() {
         "group commit: {syncs} syncs for {} batches",
         after.batches - before.batches
     );
+}
+
+/// A transport whose attempts answer 201 once the gate opens.
+struct GatedTransport {
+    open: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Transport for GatedTransport {
+    fn check_file(&self, _path: &str) -> FileCheck {
+        FileCheck::RegularFile { size: 10 }
+    }
+
+    // The trait's future is 'static: an `async fn` would borrow `self`.
+    #[allow(clippy::manual_async_fn)]
+    fn run(
+        &self,
+        _request: UploadRequest,
+        _attempt: Attempt,
+        _progress: ProgressSink,
+    ) -> impl Future<Output = TransferReport> + Send + 'static {
+        let mut open = self.open.clone();
+        async move {
+            let _ = open.wait_for(|open| *open).await;
+            TransferReport::Response {
+                status: 201,
+                body: b"ok".to_vec(),
+                truncated: false,
+            }
+        }
+    }
+}
+
+fn terminal_of(events: &Events, id: &str) -> Option<bgupload_fsm::TerminalEvent> {
+    events.lock().unwrap().iter().find_map(|event| match event {
+        Event::Terminal(terminal) if terminal.upload_id.as_str() == id => Some(terminal.clone()),
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn a_failed_sync_errs_its_command_and_the_engine_goes_on() {
+    let store = Arc::new(SimStore::new());
+    let (engine, task) = Engine::start(store.clone(), Arc::new(AnsweringTransport), options())
+        .await
+        .expect("engine");
+    let events: Events = Arc::default();
+    engine
+        .init(Config::default(), sink(&events))
+        .await
+        .expect("init");
+    store.fail_next_syncs(1);
+    let failed = engine.start_upload(payload(1)).await;
+    assert!(
+        matches!(failed, Err(CommandError::StoreFailed(_))),
+        "{failed:?}"
+    );
+    // The driver reopened the store and kept the app's callback.
+    engine.start_upload(payload(2)).await.expect("accepted");
+    let id = payload(2).id.unwrap();
+    tokio::time::timeout(WAIT, async {
+        while terminal_of(&events, &id).is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the upload accepted after the failure ends, delivered to the same callback");
+    assert!(!task.is_finished());
+    assert_eq!(store.counters().reopens, 1);
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_new_uploads_finishes_accepted_ones_and_accepts_again() {
+    let store = Arc::new(SimStore::new());
+    let (gate, open) = tokio::sync::watch::channel(false);
+    let transport = Arc::new(GatedTransport { open });
+    let (engine, task) = Engine::start(store.clone(), transport, options())
+        .await
+        .expect("engine");
+    let events: Events = Arc::default();
+    engine
+        .init(Config::default(), sink(&events))
+        .await
+        .expect("init");
+    engine.start_upload(payload(0)).await.expect("accepted");
+
+    // The disk fills up: the write that finds it full fails its command...
+    store.set_full(true);
+    let failed = engine.start_upload(payload(1)).await;
+    assert!(
+        matches!(&failed, Err(CommandError::StoreFailed(cause)) if cause.contains("storage")),
+        "{failed:?}"
+    );
+    // ... and later uploads are refused with their own code.
+    let refused = engine.start_upload(payload(2)).await;
+    let Err(CommandError::Rejected(rejection)) = refused else {
+        panic!("expected a refusal, got {refused:?}");
+    };
+    assert_eq!(rejection.error, "No space left on device");
+    assert_eq!(rejection.error_code, Some(ErrorCode::StorageFull.code()));
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|event| matches!(event, Event::Rejected(refusal) if refusal.id == payload(2).id))
+    );
+
+    // What was accepted finishes in the reserve's room and is acknowledged.
+    gate.send(true).unwrap();
+    wait_for_terminal(&events, 1).await;
+    let first = terminal_of(&events, payload(0).id.as_deref().unwrap()).expect("upload 0 ended");
+    assert!(matches!(first.outcome, Outcome::Uploaded { .. }));
+    engine.acknowledge_event(first.event_id).await.expect("ack");
+
+    // Space returns: new uploads are accepted again (the driver tries the
+    // reserve again at most once a second; the loop is bounded).
+    store.set_full(false);
+    let mut accepted = false;
+    for _ in 0..50 {
+        if engine.start_upload(payload(3)).await.is_ok() {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(accepted, "accepted again once the disk had room");
+    let id = payload(3).id.unwrap();
+    tokio::time::timeout(WAIT, async {
+        while terminal_of(&events, &id).is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the new upload ends");
+    assert!(!task.is_finished());
 }

@@ -12,6 +12,9 @@
 //!   changes or none), and returns only once they are durable (fsynced).
 //!   Several batches in one call share one sync; a driver gathers the
 //!   machine's pending `PersistBatch` effects into one call.
+//! - After a failed `apply`, [`Store::reopen`] makes the store usable
+//!   again (fjall refuses writes after one); [`Store::restore_reserve`]
+//!   says whether the space reserve is in place.
 //! - [`Store::load`] reads everything back. A record that cannot be decoded
 //!   fails the load with [`StoreError::Decode`] naming the keyspace and key;
 //!   the store is never rewritten to get past it.
@@ -19,7 +22,8 @@
 //! ## Stores
 //! - [`FjallStore`]: fjall on disk, one write batch + `SyncAll` per group
 //!   of concurrent `apply` calls (group commit: leader/follower, no extra
-//!   thread), one process at a time (`LOCK`), owner-only directory.
+//!   thread), one process at a time (`LOCK`), owner-only directory, a
+//!   space reserve (`RESERVE`) released when the disk is full.
 //! - [`SimStore`]: in memory for the deterministic simulator, with a
 //!   volatile and a durable layer, crashes and failing syncs.
 //!
@@ -47,12 +51,14 @@ mod error;
 mod fjall_store;
 mod group;
 mod private_dir;
+mod reserve;
 mod sim_store;
 
 pub use codec::{LegacyUploadV0, Space};
 pub use error::StoreError;
 pub use fjall_store::{DATABASE_DIR, FjallStore, MAX_JOURNAL_BYTES};
 pub use private_dir::{DIR_MODE, FILE_MODE, LOCK_FILE};
+pub use reserve::{DEFAULT_RESERVE_BYTES, MAX_RESERVE_BYTES, RESERVE_FILE};
 pub use sim_store::{SimCounters, SimStore};
 
 use bgupload_fsm::{Batch, Recovered};
@@ -68,6 +74,17 @@ pub trait Store: Send + Sync {
     /// lost): the caller should stop and recover from [`Store::load`] after
     /// reopening.
     fn apply(&self, batches: &[Batch]) -> Result<(), StoreError>;
+
+    /// After a failed [`Store::apply`]: opens the store again and makes
+    /// durable what it holds, so that [`Store::load`] shows durable state
+    /// and `apply` works again. What the failed call wrote may or may not
+    /// be part of it. An error means the store stays unusable.
+    fn reopen(&self) -> Result<(), StoreError>;
+
+    /// Whether the store's space reserve is in place, putting it back first
+    /// when it was released (by a write that found the disk full) and the
+    /// disk has room again. A store without a reserve answers `true`.
+    fn restore_reserve(&self) -> bool;
 }
 
 /// Counts of a store's work since it was opened.
@@ -80,6 +97,8 @@ pub struct StoreStats {
     /// Syncs (fsyncs) carried out, failed ones included. With group commit
     /// this is at most `applies`.
     pub syncs: u64,
+    /// [`Store::reopen`] calls.
+    pub reopens: u64,
 }
 
 impl<S: Store + ?Sized> Store for &S {
@@ -89,6 +108,14 @@ impl<S: Store + ?Sized> Store for &S {
 
     fn apply(&self, batches: &[Batch]) -> Result<(), StoreError> {
         (**self).apply(batches)
+    }
+
+    fn reopen(&self) -> Result<(), StoreError> {
+        (**self).reopen()
+    }
+
+    fn restore_reserve(&self) -> bool {
+        (**self).restore_reserve()
     }
 }
 
@@ -100,6 +127,14 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn apply(&self, batches: &[Batch]) -> Result<(), StoreError> {
         (**self).apply(batches)
     }
+
+    fn reopen(&self) -> Result<(), StoreError> {
+        (**self).reopen()
+    }
+
+    fn restore_reserve(&self) -> bool {
+        (**self).restore_reserve()
+    }
 }
 
 impl<S: Store + ?Sized> Store for Box<S> {
@@ -109,5 +144,13 @@ impl<S: Store + ?Sized> Store for Box<S> {
 
     fn apply(&self, batches: &[Batch]) -> Result<(), StoreError> {
         (**self).apply(batches)
+    }
+
+    fn reopen(&self) -> Result<(), StoreError> {
+        (**self).reopen()
+    }
+
+    fn restore_reserve(&self) -> bool {
+        (**self).restore_reserve()
     }
 }

@@ -20,7 +20,8 @@ type Key = (Space, Vec<u8>);
 /// [`SimStore::crash`] throws the volatile layer away. With
 /// [`SimStore::fail_next_syncs`] a sync fails instead: the writes stay in
 /// the volatile layer (lost at a crash, made durable by the next successful
-/// sync) and the caller gets an error.
+/// sync or [`Store::reopen`]) and the caller gets an error. With
+/// [`SimStore::set_full`] the disk fills up.
 ///
 /// Deterministic: ordered maps only, no clock, no randomness.
 #[derive(Clone, Debug)]
@@ -34,6 +35,11 @@ struct SimDisk {
     /// Unsynced writes over `durable`; `None` deletes.
     volatile: BTreeMap<Key, Option<Vec<u8>>>,
     failing_syncs: u64,
+    /// The disk has no free space beyond the store's reserve.
+    full: bool,
+    /// The store's space reserve is there (released by the first write
+    /// that finds the disk full; its room then takes every later write).
+    reserve_in_place: bool,
     counters: SimCounters,
 }
 
@@ -50,6 +56,8 @@ pub struct SimCounters {
     pub failed_syncs: u64,
     /// Calls to [`SimStore::crash`].
     pub crashes: u64,
+    /// Calls to [`Store::reopen`].
+    pub reopens: u64,
     /// Unsynced key writes thrown away by crashes.
     pub lost_writes: u64,
 }
@@ -73,6 +81,8 @@ impl SimStore {
                 durable,
                 volatile: BTreeMap::new(),
                 failing_syncs: 0,
+                full: false,
+                reserve_in_place: true,
                 counters: SimCounters::default(),
             })),
         }
@@ -98,6 +108,14 @@ impl SimStore {
         disk.failing_syncs = disk.failing_syncs.saturating_add(count);
     }
 
+    /// The disk fills up (`true`) or gets room again (`false`). While it is
+    /// full, the first write fails as `ENOSPC` does and releases the
+    /// store's reserve, whose room takes the writes after it; the reserve
+    /// comes back with [`Store::restore_reserve`] once there is room.
+    pub fn set_full(&self, full: bool) {
+        self.disk().full = full;
+    }
+
     pub fn counters(&self) -> SimCounters {
         self.disk().counters
     }
@@ -109,6 +127,7 @@ impl SimStore {
             applies: counters.applies,
             batches: counters.batches,
             syncs: counters.syncs + counters.failed_syncs,
+            reopens: counters.reopens,
         }
     }
 
@@ -165,22 +184,52 @@ impl Store for SimStore {
         for op in ops {
             disk.volatile.insert((op.space, op.key), op.value);
         }
-        if disk.failing_syncs > 0 {
-            disk.failing_syncs -= 1;
+        if disk.full && disk.reserve_in_place {
+            // The write finds the disk full; the reserve gives its room.
+            disk.reserve_in_place = false;
             disk.counters.failed_syncs += 1;
+            return Err(StoreError::io(
+                "writing to the simulated disk",
+                std::io::Error::from(std::io::ErrorKind::StorageFull),
+            ));
+        }
+        disk.sync()
+    }
+
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut disk = self.disk();
+        disk.counters.reopens += 1;
+        disk.sync()
+    }
+
+    fn restore_reserve(&self) -> bool {
+        let mut disk = self.disk();
+        if !disk.full {
+            disk.reserve_in_place = true;
+        }
+        disk.reserve_in_place
+    }
+}
+
+impl SimDisk {
+    /// Makes the volatile layer durable, or fails when a failure is due.
+    fn sync(&mut self) -> Result<(), StoreError> {
+        if self.failing_syncs > 0 {
+            self.failing_syncs -= 1;
+            self.counters.failed_syncs += 1;
             return Err(StoreError::io(
                 "syncing the simulated disk",
                 std::io::Error::other("simulated sync failure"),
             ));
         }
-        let volatile = std::mem::take(&mut disk.volatile);
+        let volatile = std::mem::take(&mut self.volatile);
         for (key, value) in volatile {
             match value {
-                Some(value) => disk.durable.insert(key, value),
-                None => disk.durable.remove(&key),
+                Some(value) => self.durable.insert(key, value),
+                None => self.durable.remove(&key),
             };
         }
-        disk.counters.syncs += 1;
+        self.counters.syncs += 1;
         Ok(())
     }
 }

@@ -170,6 +170,28 @@ impl Checker {
         self.unacknowledged.remove(&event_id);
     }
 
+    /// `startUpload` of `id` failed with the store: the upload may have
+    /// been stored all the same. If the id was free (its last event
+    /// acknowledged), a new upload under it may now run and end.
+    pub fn start_unknown(&mut self, id: &str) {
+        let free = self
+            .terminal_of_upload
+            .get(id)
+            .is_some_and(|event_id| self.acknowledged.contains(event_id));
+        if free {
+            // The earlier upload under this id ended; a new one, if the
+            // store kept it, is expected of nobody (but must end once).
+            self.terminal_of_upload.remove(id);
+            self.accepted.remove(id);
+        }
+    }
+
+    /// `acknowledgeEvent` failed with the store: the event may be gone or
+    /// not, so a kill may lose it; if it is still there, it comes again.
+    pub fn acknowledgement_unknown(&mut self, event_id: EventId) {
+        self.unacknowledged.remove(&event_id);
+    }
+
     /// After a kill: nothing the app was told may be missing from disk.
     pub fn after_kill(&mut self, durable: &Recovered) {
         let stored_events: BTreeSet<EventId> =

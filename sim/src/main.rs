@@ -80,11 +80,12 @@ fn main() -> ExitCode {
         totals.relaunches += report.relaunches;
         totals.partitions += report.partitions;
         totals.failed_syncs += report.failed_syncs;
+        totals.full_disks += report.full_disks;
         totals.events_consumed += report.events_consumed;
     }
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "seeds {count} | simulated hours {:.1} | uploads {} | kills {} (targeted {}) | relaunches {} | partitions {} | failed syncs {} | events delivered {} | violations in {} seeds | {:.1} seeds/s",
+        "seeds {count} | simulated hours {:.1} | uploads {} | kills {} (targeted {}) | relaunches {} | partitions {} | failed syncs {} | full disks {} | events delivered {} | violations in {} seeds | {:.1} seeds/s",
         totals.simulated_millis as f64 / 3_600_000.0,
         totals.uploads_accepted,
         totals.kills,
@@ -92,6 +93,7 @@ fn main() -> ExitCode {
         totals.relaunches,
         totals.partitions,
         totals.failed_syncs,
+        totals.full_disks,
         totals.events_consumed,
         failed.len(),
         count as f64 / seconds.max(f64::EPSILON)

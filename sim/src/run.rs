@@ -34,6 +34,8 @@ pub struct SeedReport {
     pub relaunches: u64,
     pub partitions: u64,
     pub failed_syncs: u64,
+    /// Times the disk filled up.
+    pub full_disks: u64,
     pub events_delivered: u64,
     pub events_consumed: u64,
     pub violations: Vec<String>,
@@ -94,6 +96,8 @@ struct Broken {
     held: bool,
     /// The host OS says the network is unreachable.
     offline: bool,
+    /// The store's disk is full.
+    disk_full: bool,
 }
 
 /// The app host across a seed.
@@ -307,6 +311,14 @@ impl<'a> Run<'a> {
             self.shared.store.fail_next_syncs(1);
             self.report.failed_syncs += 1;
         }
+        if !broken.disk_full && rng.chance(faults.disk_full) {
+            self.shared.store.set_full(true);
+            broken.disk_full = true;
+            self.report.full_disks += 1;
+        } else if broken.disk_full && rng.chance(faults.heal) {
+            self.shared.store.set_full(false);
+            broken.disk_full = false;
+        }
         broken
     }
 
@@ -325,6 +337,9 @@ impl<'a> Run<'a> {
             push_network_change(&self.shared, true);
         }
         self.shared.store.fail_next_syncs(0);
+        if broken.disk_full {
+            self.shared.store.set_full(false);
+        }
         self.shared.lock().final_phase = true;
     }
 

@@ -55,6 +55,8 @@ pub struct Faults {
     pub latency_spike: u64,
     pub reachability_flip: u64,
     pub failing_sync: u64,
+    /// The disk fills up (healed like the network faults).
+    pub disk_full: u64,
     /// Per request, per million.
     pub server_error: u64,
     pub server_slow: u64,
@@ -66,7 +68,7 @@ impl fmt::Display for Faults {
         write!(
             f,
             "targeted-kill {} partition {} oneway {} hold {} heal {} spike {} reachability {} \
-             failing-sync {} | server 5xx {} slow {} drop {} (per million)",
+             failing-sync {} disk-full {} | server 5xx {} slow {} drop {} (per million)",
             self.targeted_kill,
             self.partition,
             self.partition_oneway,
@@ -75,6 +77,7 @@ impl fmt::Display for Faults {
             self.latency_spike,
             self.reachability_flip,
             self.failing_sync,
+            self.disk_full,
             self.server_error,
             self.server_slow,
             self.server_drop_after_body
@@ -171,6 +174,7 @@ impl Scenario {
             latency_spike: rate(5_000),
             reachability_flip: rate(1_500),
             failing_sync: rate(1_000),
+            disk_full: rate(1_000),
             server_error: rate(150_000),
             server_slow: rate(150_000),
             server_drop_after_body: rate(150_000),

@@ -486,6 +486,9 @@ async fn issue(
                         state.checker.violations.push(text);
                     }
                 }
+                // Not known to be stored: the checker expects nothing of it,
+                // but if the store kept it after all, it runs and ends.
+                Err(CommandError::StoreFailed(_)) => state.checker.start_unknown(&id),
                 Err(CommandError::Stopped(_)) => {}
             }
         }
@@ -539,8 +542,14 @@ async fn consume(shared: Shared, engine: Engine, inbox: Arc<Mutex<VecDeque<Event
                     let durable = shared.durable();
                     let mut state = shared.lock();
                     state.acks_in_flight = state.acks_in_flight.saturating_sub(1);
-                    if result.is_ok() {
-                        state.checker.acknowledged(event_id, &durable);
+                    match result {
+                        Ok(()) => state.checker.acknowledged(event_id, &durable),
+                        // The deletion may have become durable all the same
+                        // (the reopened store kept it); the app asked.
+                        Err(CommandError::StoreFailed(_)) => {
+                            state.checker.acknowledgement_unknown(event_id);
+                        }
+                        Err(_) => {}
                     }
                 });
             }

@@ -96,6 +96,7 @@ impl Running {
     pub async fn explain(self, what: &str, error: CommandError) -> CliError {
         match error {
             CommandError::Rejected(rejection) => CliError::new(rejection.error),
+            CommandError::StoreFailed(_) => CliError::new(format!("{what}: {error}")),
             CommandError::Stopped(_) => match self.stop().await {
                 Err(reason) => CliError::new(format!("{what}: {}", reason.message)),
                 Ok(()) => CliError::new(format!("{what}: {error}")),

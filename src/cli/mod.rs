@@ -299,10 +299,13 @@ fn default_data_dir() -> CliResult<PathBuf> {
         .ok_or_else(|| CliError::new("cannot find the user data directory; pass --data-dir DIR"))
 }
 
-/// Logs to stderr, filtered by `RUST_LOG`; only errors without it.
+/// Logs to stderr, filtered by `RUST_LOG`. Without it: errors, and the
+/// driver's warnings (a full disk, a reopened store); not the storage
+/// engine's own lines, whose failures reach the user as the driver's.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("error,bgupload_io=warn,fjall=off,lsm_tree=off")
+    });
     let _already_set = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

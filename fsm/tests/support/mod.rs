@@ -11,8 +11,8 @@
 
 use bgupload_fsm::{
     Attempt, AttemptReport, Batch, BatchId, Change, CommandId, Config, Effect, Event, EventId,
-    FileCheck, Input, Machine, Meta, Options, Outcome, Recovered, TerminalEvent, Time,
-    TransferFailure, TransferReport, UploadId, UploadPayload, UploadRecord,
+    FileCheck, Input, Machine, Meta, Options, Outcome, Recovered, StorageSpace, TerminalEvent,
+    Time, TransferFailure, TransferReport, UploadId, UploadPayload, UploadRecord,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -97,6 +97,8 @@ pub struct World {
     /// until `Effect::Detach` or a kill.
     pub attached: Option<CommandId>,
     pub kills: u32,
+    /// What room the disk has, as last reported to the machine.
+    pub storage: StorageSpace,
 }
 
 pub fn uuid(n: u8) -> String {
@@ -147,6 +149,7 @@ impl World {
             ended: BTreeSet::new(),
             attached: None,
             kills: 0,
+            storage: StorageSpace::Available,
         }
     }
 
@@ -180,8 +183,9 @@ impl World {
             .id
             .as_deref()
             .and_then(|text| UploadId::parse(text).ok());
-        let valid =
-            bgupload_fsm::validate::upload_request(&payload, file, &self.options.limits).is_ok();
+        let valid = bgupload_fsm::validate::upload_request(&payload, file, &self.options.limits)
+            .is_ok()
+            && self.storage == StorageSpace::Available;
         let free = id
             .as_ref()
             .is_some_and(|id| !self.registry.contains_key(id) && self.machine_knows_nothing(id));
@@ -249,6 +253,11 @@ impl World {
         let command = self.command();
         self.input(Input::Destroy { command });
         command
+    }
+
+    pub fn storage(&mut self, space: StorageSpace) {
+        self.storage = space;
+        self.input(Input::StorageChanged(space));
     }
 
     pub fn network(&mut self, reachable: bool) {
@@ -386,6 +395,8 @@ impl World {
         self.check_durability();
         self.attached = None;
         self.machine = Machine::recover(self.options, self.disk.recovered(), self.now);
+        // A relaunched machine has room until its driver says otherwise.
+        self.storage = StorageSpace::Available;
         self.drain();
     }
 
@@ -600,6 +611,7 @@ impl World {
     /// steps, each with exactly one terminal event.
     pub fn settle(&mut self) {
         self.network(true);
+        self.storage(StorageSpace::Available);
         self.sync();
         if !self.machine.is_attached() {
             self.init_limit(self.machine.config().parallel_uploads_limit);
