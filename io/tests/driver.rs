@@ -16,30 +16,47 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A transport whose attempts panic (a bug in a transport).
-struct PanickingTransport;
+/// A stand-in transport: its attempts panic (a bug in a transport), or
+/// answer 201 once its gate is open.
+struct TestTransport {
+    panics: bool,
+    open: tokio::sync::watch::Receiver<bool>,
+    /// Keeps an always-open gate's sender alive.
+    _held_open: Option<tokio::sync::watch::Sender<bool>>,
+}
 
-impl Transport for PanickingTransport {
-    fn check_file(&self, _path: &str) -> FileCheck {
-        FileCheck::RegularFile { size: 10 }
+impl TestTransport {
+    fn panicking() -> Arc<TestTransport> {
+        let (gate, open) = tokio::sync::watch::channel(true);
+        Arc::new(TestTransport {
+            panics: true,
+            open,
+            _held_open: Some(gate),
+        })
     }
 
-    // The trait's future is 'static: an `async fn` would borrow `self`.
-    #[allow(clippy::manual_async_fn)]
-    fn run(
-        &self,
-        _request: UploadRequest,
-        _attempt: Attempt,
-        _progress: ProgressSink,
-    ) -> impl Future<Output = TransferReport> + Send + 'static {
-        async { panic!("transport bug") }
+    fn answering() -> Arc<TestTransport> {
+        let (gate, open) = tokio::sync::watch::channel(true);
+        Arc::new(TestTransport {
+            panics: false,
+            open,
+            _held_open: Some(gate),
+        })
+    }
+
+    /// Answers once `gate` sends `true`.
+    fn gated() -> (tokio::sync::watch::Sender<bool>, Arc<TestTransport>) {
+        let (gate, open) = tokio::sync::watch::channel(false);
+        let transport = TestTransport {
+            panics: false,
+            open,
+            _held_open: None,
+        };
+        (gate, Arc::new(transport))
     }
 }
 
-/// A transport that answers 201 at once.
-struct AnsweringTransport;
-
-impl Transport for AnsweringTransport {
+impl Transport for TestTransport {
     fn check_file(&self, _path: &str) -> FileCheck {
         FileCheck::RegularFile { size: 10 }
     }
@@ -52,7 +69,10 @@ impl Transport for AnsweringTransport {
         _attempt: Attempt,
         _progress: ProgressSink,
     ) -> impl Future<Output = TransferReport> + Send + 'static {
-        async {
+        let (panics, mut open) = (self.panics, self.open.clone());
+        async move {
+            assert!(!panics, "transport bug");
+            let _ = open.wait_for(|open| *open).await;
             TransferReport::Response {
                 status: 201,
                 body: b"ok".to_vec(),
@@ -108,7 +128,7 @@ async fn wait_for_terminal(events: &Events, count: usize) -> Vec<Event> {
 #[tokio::test]
 async fn a_panicking_transport_ends_the_upload_as_failed() {
     let store = Arc::new(SimStore::new());
-    let (engine, _task) = Engine::start(store, Arc::new(PanickingTransport), options())
+    let (engine, _task) = Engine::start(store, TestTransport::panicking(), options())
         .await
         .expect("engine");
     let events: Events = Arc::default();
@@ -136,7 +156,7 @@ async fn a_panicking_transport_ends_the_upload_as_failed() {
 #[tokio::test]
 async fn concurrent_start_uploads_share_fsyncs() {
     let store = Arc::new(SimStore::new());
-    let (engine, _task) = Engine::start(store.clone(), Arc::new(AnsweringTransport), options())
+    let (engine, _task) = Engine::start(store.clone(), TestTransport::answering(), options())
         .await
         .expect("engine");
     let events: Events = Arc::default();
@@ -167,36 +187,6 @@ async fn concurrent_start_uploads_share_fsyncs() {
     );
 }
 
-/// A transport whose attempts answer 201 once the gate opens.
-struct GatedTransport {
-    open: tokio::sync::watch::Receiver<bool>,
-}
-
-impl Transport for GatedTransport {
-    fn check_file(&self, _path: &str) -> FileCheck {
-        FileCheck::RegularFile { size: 10 }
-    }
-
-    // The trait's future is 'static: an `async fn` would borrow `self`.
-    #[allow(clippy::manual_async_fn)]
-    fn run(
-        &self,
-        _request: UploadRequest,
-        _attempt: Attempt,
-        _progress: ProgressSink,
-    ) -> impl Future<Output = TransferReport> + Send + 'static {
-        let mut open = self.open.clone();
-        async move {
-            let _ = open.wait_for(|open| *open).await;
-            TransferReport::Response {
-                status: 201,
-                body: b"ok".to_vec(),
-                truncated: false,
-            }
-        }
-    }
-}
-
 fn terminal_of(events: &Events, id: &str) -> Option<bgupload_fsm::TerminalEvent> {
     events.lock().unwrap().iter().find_map(|event| match event {
         Event::Terminal(terminal) if terminal.upload_id.as_str() == id => Some(terminal.clone()),
@@ -207,7 +197,7 @@ fn terminal_of(events: &Events, id: &str) -> Option<bgupload_fsm::TerminalEvent>
 #[tokio::test]
 async fn a_failed_sync_errs_its_command_and_the_engine_goes_on() {
     let store = Arc::new(SimStore::new());
-    let (engine, task) = Engine::start(store.clone(), Arc::new(AnsweringTransport), options())
+    let (engine, task) = Engine::start(store.clone(), TestTransport::answering(), options())
         .await
         .expect("engine");
     let events: Events = Arc::default();
@@ -238,8 +228,7 @@ async fn a_failed_sync_errs_its_command_and_the_engine_goes_on() {
 #[tokio::test]
 async fn a_full_disk_refuses_new_uploads_finishes_accepted_ones_and_accepts_again() {
     let store = Arc::new(SimStore::new());
-    let (gate, open) = tokio::sync::watch::channel(false);
-    let transport = Arc::new(GatedTransport { open });
+    let (gate, transport) = TestTransport::gated();
     let (engine, task) = Engine::start(store.clone(), transport, options())
         .await
         .expect("engine");
