@@ -27,18 +27,17 @@ struct TestTransport {
 
 impl TestTransport {
     fn panicking() -> Arc<TestTransport> {
-        let (gate, open) = tokio::sync::watch::channel(true);
-        Arc::new(TestTransport {
-            panics: true,
-            open,
-            _held_open: Some(gate),
-        })
+        TestTransport::open(true)
     }
 
     fn answering() -> Arc<TestTransport> {
+        TestTransport::open(false)
+    }
+
+    fn open(panics: bool) -> Arc<TestTransport> {
         let (gate, open) = tokio::sync::watch::channel(true);
         Arc::new(TestTransport {
-            panics: false,
+            panics,
             open,
             _held_open: Some(gate),
         })
@@ -128,14 +127,7 @@ async fn wait_for_terminal(events: &Events, count: usize) -> Vec<Event> {
 #[tokio::test]
 async fn a_panicking_transport_ends_the_upload_as_failed() {
     let store = Arc::new(SimStore::new());
-    let (engine, _task) = Engine::start(store, TestTransport::panicking(), options())
-        .await
-        .expect("engine");
-    let events: Events = Arc::default();
-    engine
-        .init(Config::default(), sink(&events))
-        .await
-        .expect("init");
+    let (engine, _task, events) = started(store, TestTransport::panicking()).await;
     engine.start_upload(payload(1)).await.expect("accepted");
     let terminal = wait_for_terminal(&events, 1).await;
     let Event::Terminal(event) = &terminal[0] else {
@@ -187,6 +179,36 @@ async fn concurrent_start_uploads_share_fsyncs() {
     );
 }
 
+/// An engine on `store` and `transport`, initialised with the default
+/// configuration and a callback that keeps every event.
+async fn started(
+    store: Arc<SimStore>,
+    transport: Arc<TestTransport>,
+) -> (Engine, bgupload_io::driver::DriverTask, Events) {
+    let (engine, task) = Engine::start(store, transport, options())
+        .await
+        .expect("engine");
+    let events: Events = Arc::default();
+    engine
+        .init(Config::default(), sink(&events))
+        .await
+        .expect("init");
+    (engine, task, events)
+}
+
+async fn wait_for_terminal_of(events: &Events, id: &str) -> bgupload_fsm::TerminalEvent {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(terminal) = terminal_of(events, id) {
+                return terminal;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("upload {id} ends in time"))
+}
+
 fn terminal_of(events: &Events, id: &str) -> Option<bgupload_fsm::TerminalEvent> {
     events.lock().unwrap().iter().find_map(|event| match event {
         Event::Terminal(terminal) if terminal.upload_id.as_str() == id => Some(terminal.clone()),
@@ -197,14 +219,7 @@ fn terminal_of(events: &Events, id: &str) -> Option<bgupload_fsm::TerminalEvent>
 #[tokio::test]
 async fn a_failed_sync_errs_its_command_and_the_engine_goes_on() {
     let store = Arc::new(SimStore::new());
-    let (engine, task) = Engine::start(store.clone(), TestTransport::answering(), options())
-        .await
-        .expect("engine");
-    let events: Events = Arc::default();
-    engine
-        .init(Config::default(), sink(&events))
-        .await
-        .expect("init");
+    let (engine, task, events) = started(store.clone(), TestTransport::answering()).await;
     store.fail_next_syncs(1);
     let failed = engine.start_upload(payload(1)).await;
     assert!(
@@ -213,14 +228,8 @@ async fn a_failed_sync_errs_its_command_and_the_engine_goes_on() {
     );
     // The driver reopened the store and kept the app's callback.
     engine.start_upload(payload(2)).await.expect("accepted");
-    let id = payload(2).id.unwrap();
-    tokio::time::timeout(WAIT, async {
-        while terminal_of(&events, &id).is_none() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the upload accepted after the failure ends, delivered to the same callback");
+    // It ends, delivered to the same callback.
+    wait_for_terminal_of(&events, &payload(2).id.unwrap()).await;
     assert!(!task.is_finished());
     assert_eq!(store.counters().reopens, 1);
 }
@@ -229,14 +238,7 @@ async fn a_failed_sync_errs_its_command_and_the_engine_goes_on() {
 async fn a_full_disk_refuses_new_uploads_finishes_accepted_ones_and_accepts_again() {
     let store = Arc::new(SimStore::new());
     let (gate, transport) = TestTransport::gated();
-    let (engine, task) = Engine::start(store.clone(), transport, options())
-        .await
-        .expect("engine");
-    let events: Events = Arc::default();
-    engine
-        .init(Config::default(), sink(&events))
-        .await
-        .expect("init");
+    let (engine, task, events) = started(store.clone(), transport).await;
     engine.start_upload(payload(0)).await.expect("accepted");
 
     // The disk fills up: the write that finds it full fails its command...
@@ -280,13 +282,6 @@ async fn a_full_disk_refuses_new_uploads_finishes_accepted_ones_and_accepts_agai
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(accepted, "accepted again once the disk had room");
-    let id = payload(3).id.unwrap();
-    tokio::time::timeout(WAIT, async {
-        while terminal_of(&events, &id).is_none() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the new upload ends");
+    wait_for_terminal_of(&events, &payload(3).id.unwrap()).await;
     assert!(!task.is_finished());
 }
