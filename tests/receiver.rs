@@ -459,6 +459,15 @@ async fn raw_multipart(receiver: &Receiver, body: Vec<u8>) -> reqwest::Response 
         .unwrap()
 }
 
+/// The `error` of a refusal, which must have `status`.
+async fn refusal(answer: reqwest::Response, status: u16) -> String {
+    assert_eq!(answer.status(), status);
+    json_body(answer).await["error"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
 fn files_in(dir: &Path) -> usize {
     std::fs::read_dir(dir).unwrap().count()
 }
@@ -478,11 +487,7 @@ async fn text_fields_are_bounded_per_request() {
     }
     body.extend_from_slice(b"--b--\r\n");
     let answer = raw_multipart(&receiver, body).await;
-    assert_eq!(answer.status(), 413);
-    let error = json_body(answer).await["error"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    let error = refusal(answer, 413).await;
     assert!(error.contains("text fields exceed"), "{error}");
     assert!(receiver.received().is_empty());
     receiver.shutdown().await;
@@ -496,11 +501,7 @@ async fn a_part_header_that_never_ends_is_refused() {
     let mut body = b"--b\r\nX-Endless: ".to_vec();
     body.extend_from_slice(&vec![b'x'; 4 * 1024 * 1024]);
     let answer = raw_multipart(&receiver, body).await;
-    assert_eq!(answer.status(), 413);
-    let error = json_body(answer).await["error"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    let error = refusal(answer, 413).await;
     assert!(error.contains("part header exceeds"), "{error}");
     receiver.shutdown().await;
 }

@@ -69,25 +69,17 @@ pub enum StoreError {
     UnsupportedFormat { found: u32, supported: u32 },
 }
 
-/// `ENOSPC` and `EDQUOT` on Linux and Android (the codes differ
-/// elsewhere, where `ErrorKind::StorageFull`/`QuotaExceeded` tell).
-const LINUX_NO_SPACE: [i32; 2] = [28, 122];
-
 impl StoreError {
     /// Whether the disk (or the user's quota) is full: the store released
     /// its space reserve, and a reopened store has room to finish what it
     /// accepted.
     pub fn is_storage_full(&self) -> bool {
         match self {
-            StoreError::Io { source, .. } => {
-                matches!(
-                    source.kind(),
-                    io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-                ) || (cfg!(any(target_os = "linux", target_os = "android"))
-                    && source
-                        .raw_os_error()
-                        .is_some_and(|code| LINUX_NO_SPACE.contains(&code)))
-            }
+            // std maps ENOSPC and EDQUOT (and their kin elsewhere) here.
+            StoreError::Io { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            ),
             _ => false,
         }
     }

@@ -206,8 +206,8 @@ impl FjallStore {
     }
 
     /// Closes the database and opens it again (the `LOCK` stays held), then
-    /// syncs what it holds; with the reserve released, also flushes the
-    /// journal into tables, which gives the space of deleted records back.
+    /// syncs what it holds. (Flushing memtables would not give a full disk
+    /// any room back: fjall drops journals only once one passes 64 MB.)
     fn reopen_database(&self) -> Result<(), StoreError> {
         let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
         // fjall's own lock is released only once the old database is gone.
@@ -218,14 +218,6 @@ impl FjallStore {
             .db
             .persist(PersistMode::SyncAll)
             .map_err(|error| self.engine("syncing the reopened database", error))?;
-        if !self.reserve.in_place() {
-            for space in Space::ALL {
-                reopened
-                    .keyspace(space)
-                    .rotate_memtable_and_wait()
-                    .map_err(|error| self.engine("flushing the journal into tables", error))?;
-            }
-        }
         *open = Some(reopened);
         Ok(())
     }

@@ -51,11 +51,8 @@ impl Reserve {
     pub(crate) fn release(&self) -> bool {
         let was_in_place = self.in_place.swap(false, Ordering::SeqCst);
         let _ = std::fs::remove_file(self.dir.join(RESERVE_PART));
-        match std::fs::remove_file(self.dir.join(RESERVE_FILE)) {
-            Ok(()) => true,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => was_in_place,
-            Err(_) => was_in_place,
-        }
+        let removed = std::fs::remove_file(self.dir.join(RESERVE_FILE)).is_ok();
+        was_in_place || removed
     }
 
     /// Puts the reserve back when it is missing and the disk has room for
