@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a test or bench: failing loudly is the point
 
 use bgupload::receiver::{Receiver, ReceiverConfig};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -63,6 +63,12 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The uploads of `bgupload list --json` (one JSON object, as getUploads).
+fn listed(output: &std::process::Output) -> Vec<Value> {
+    let listing: Value = serde_json::from_str(&stdout(output)).expect("one JSON object");
+    listing["uploads"].as_array().cloned().unwrap_or_default()
 }
 
 fn json_lines(text: &str) -> Vec<Value> {
@@ -211,7 +217,8 @@ async fn killed_run_resumes_on_the_next_run() {
 
     // Nothing left: no upload, no event.
     let list = bgupload(&data_dir, &["list", "--json"]);
-    assert_eq!(stdout(&list).trim(), "");
+    let list: Value = serde_json::from_str(&stdout(&list)).unwrap();
+    assert_eq!(list, json!({"uploads": [], "unacknowledgedEvents": 0}));
     let events = bgupload(&data_dir, &["events", "--json"]);
     assert_eq!(stdout(&events).trim(), "");
     receiver.shutdown().await;
@@ -260,7 +267,7 @@ async fn add_refuses_with_the_reference_message() {
         refused.contains("Upload ID must not contain control characters (errorCode -4001)"),
         "{refused}"
     );
-    let list = json_lines(&stdout(&bgupload(temp.path(), &["list", "--json"])));
+    let list = listed(&bgupload(temp.path(), &["list", "--json"]));
     let ids: Vec<&str> = list
         .iter()
         .filter_map(|upload| upload["id"].as_str())
@@ -312,7 +319,7 @@ async fn remove_events_and_ack() {
     assert_eq!(stdout(&added).trim(), id);
     let data_dir = temp.path().join("data");
 
-    let list = json_lines(&stdout(&bgupload(&data_dir, &["list", "--json"])));
+    let list = listed(&bgupload(&data_dir, &["list", "--json"]));
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["filePath"], file.to_str().unwrap());
 
@@ -394,7 +401,7 @@ async fn interrupted_run_keeps_the_queue() {
     assert!(interrupt.success());
     let status = wait_bounded(running.into_inner()).status;
     assert_eq!(status.code(), Some(130));
-    let list = json_lines(&stdout(&bgupload(temp.path(), &["list", "--json"])));
+    let list = listed(&bgupload(temp.path(), &["list", "--json"]));
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["id"], id.as_str());
     receiver.shutdown().await;

@@ -74,6 +74,7 @@ fn config() -> Config {
             min_interval_millis: 0,
             min_percent_step: 1,
         },
+        ..Config::default()
     }
 }
 

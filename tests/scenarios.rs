@@ -275,6 +275,7 @@ fn test_config(parallel: u32) -> Config {
             min_interval_millis: 0,
             min_percent_step: 1,
         },
+        ..Config::default()
     }
 }
 
@@ -412,8 +413,11 @@ fn uploaded(event: &TerminalEvent) -> (u16, Value) {
             *status_code,
             serde_json::from_str(server_response).unwrap_or(Value::Null),
         ),
-        Outcome::Failed { error, error_code } => {
-            panic!("expected UPLOADED, got FAILED {error_code}: {error}")
+        Outcome::Failed { error, .. } | Outcome::FailedByServer { error, .. } => {
+            panic!(
+                "expected UPLOADED, got FAILED {:?}: {error}",
+                event.outcome.error_code()
+            )
         }
     }
 }
@@ -421,6 +425,9 @@ fn uploaded(event: &TerminalEvent) -> (u16, Value) {
 fn failed(event: &TerminalEvent) -> (i32, String) {
     match &event.outcome {
         Outcome::Failed { error, error_code } => (*error_code, error.clone()),
+        Outcome::FailedByServer {
+            error, status_code, ..
+        } => (i32::from(*status_code), error.clone()),
         Outcome::Uploaded { status_code, .. } => {
             panic!("expected FAILED, got UPLOADED {status_code}")
         }

@@ -89,11 +89,16 @@ fn upload(n: u64, counted_failures: u32) -> UploadRecord {
                 Method::Put
             },
             body_format: BodyFormat::Multipart,
+            status_policy: bgupload_fsm::StatusPolicy::Any,
+            idempotency_key: None,
+            network: bgupload_fsm::NetworkRequirement::Any,
         },
         sequence: n,
         last_attempt: None,
         in_flight: false,
         counted_failures,
+        paused: n.is_multiple_of(3),
+        file_size: n,
     }
 }
 

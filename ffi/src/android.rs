@@ -10,7 +10,12 @@
 //!     public static native String removeUpload(String id);
 //!     public static native String acknowledgeEvent(String eventId);
 //!     public static native String destroy();
+//!     public static native String pauseUpload(String id);
+//!     public static native String resumeUpload(String id);
+//!     public static native String updateHeaders(String id, String headersJson);
+//!     public static native String getUploads(); // the listing, or {"error": message}
 //!     public static native String setNetworkReachable(boolean reachable);
+//!     public static native String setNetwork(boolean reachable, boolean metered);
 //!     public static native String close();
 //! }
 //! public interface EventListener { void onEvent(String json); }
@@ -224,6 +229,71 @@ pub fn set_network_reachable<'local>(
     reachable: jni::sys::jboolean,
 ) -> JString<'local> {
     answer(&mut unowned, |_| core::set_network_reachable(reachable))
+}
+
+#[jni_mangle("com.bgupload.Native")]
+pub fn set_network<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    reachable: jni::sys::jboolean,
+    metered: jni::sys::jboolean,
+) -> JString<'local> {
+    answer(&mut unowned, |_| core::set_network(reachable, metered))
+}
+
+#[jni_mangle("com.bgupload.Native")]
+pub fn pause_upload<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    upload_id: JString<'local>,
+) -> JString<'local> {
+    answer(&mut unowned, |env| {
+        let upload_id = text(env, &upload_id, "id")?;
+        core::pause_upload(upload_id.as_deref())
+    })
+}
+
+#[jni_mangle("com.bgupload.Native")]
+pub fn resume_upload<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    upload_id: JString<'local>,
+) -> JString<'local> {
+    answer(&mut unowned, |env| {
+        let upload_id = text(env, &upload_id, "id")?;
+        core::resume_upload(upload_id.as_deref())
+    })
+}
+
+#[jni_mangle("com.bgupload.Native")]
+pub fn update_headers<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    upload_id: JString<'local>,
+    headers_json: JString<'local>,
+) -> JString<'local> {
+    answer(&mut unowned, |env| {
+        let upload_id = text(env, &upload_id, "id")?;
+        let headers_json = text(env, &headers_json, "headersJson")?;
+        core::update_headers(upload_id.as_deref(), headers_json.as_deref())
+    })
+}
+
+/// The listing's JSON on success, `{"error": message}` otherwise (a
+/// listing has no `error` field), so that Java tells them apart.
+#[jni_mangle("com.bgupload.Native")]
+pub fn get_uploads<'local>(
+    mut unowned: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> JString<'local> {
+    unowned
+        .with_env(|env| -> jni::errors::Result<JString<'local>> {
+            let text = crate::error::catch_panic(core::get_uploads).unwrap_or_else(|error| {
+                serde_json::json!({ "error": error.to_string() }).to_string()
+            });
+            JString::from_str(env, text)
+        })
+        .resolve::<ThrowRuntimeExAndDefault>()
 }
 
 #[jni_mangle("com.bgupload.Native")]

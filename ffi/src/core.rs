@@ -21,7 +21,9 @@ use crate::delivery::{Delivery, Droppable, EventCallback};
 use crate::error::{FfiError, catch_panic};
 use crate::host_transfer::{HostTransport, Routed, TransferHost};
 use crate::json;
-use bgupload_fsm::{Event, Limits, Options, TransferOwnership, TransferReport, UploadId};
+use bgupload_fsm::{
+    Event, Limits, NetworkState, Options, TransferOwnership, TransferReport, UploadId,
+};
 use bgupload_io::driver::DriverTask;
 use bgupload_io::{
     CommandError, Engine, EngineOptions, EventSink, HttpConfig, HttpTransport, StoreCalls,
@@ -104,10 +106,10 @@ fn handles(require_init: bool) -> Result<Handles, FfiError> {
 }
 
 /// Runs one engine command to its answer, within [`COMMAND_TIMEOUT`].
-fn run(
+fn run<T>(
     handles: &Handles,
-    command: impl Future<Output = Result<(), CommandError>>,
-) -> Result<(), FfiError> {
+    command: impl Future<Output = Result<T, CommandError>>,
+) -> Result<T, FfiError> {
     let answer = handles
         .runtime
         .block_on(async { tokio::time::timeout(COMMAND_TIMEOUT, command).await });
@@ -185,7 +187,10 @@ fn open_with(
             TransferOwnership::Engine
         },
         limits,
-        network_reachable: options.network_reachable,
+        network: NetworkState {
+            reachable: options.network_reachable,
+            metered: options.network_metered,
+        },
     };
     let engine_options = EngineOptions {
         machine,
@@ -311,6 +316,48 @@ pub fn acknowledge_event(event_id: Option<&str>) -> Result<(), FfiError> {
     })
 }
 
+/// `pauseUpload(id)`: the attempt stops and the upload waits, across
+/// relaunches, until `resumeUpload`; no event. An unknown id succeeds.
+pub fn pause_upload(upload_id: Option<&str>) -> Result<(), FfiError> {
+    catch_panic(|| {
+        let handles = handles(true)?;
+        let upload_id = json::upload_id(upload_id)?;
+        run(&handles, handles.engine.pause_upload(&upload_id))
+    })
+}
+
+/// `resumeUpload(id)`: a paused upload is queued again. An unknown id
+/// succeeds.
+pub fn resume_upload(upload_id: Option<&str>) -> Result<(), FfiError> {
+    catch_panic(|| {
+        let handles = handles(true)?;
+        let upload_id = json::upload_id(upload_id)?;
+        run(&handles, handles.engine.resume_upload(&upload_id))
+    })
+}
+
+/// `updateHeaders(id, headers)`: every later attempt sends `headers_json`
+/// (an object) instead; durable before it returns. Refused for an upload
+/// that is not in progress.
+pub fn update_headers(upload_id: Option<&str>, headers_json: Option<&str>) -> Result<(), FfiError> {
+    catch_panic(|| {
+        let handles = handles(true)?;
+        let upload_id = json::upload_id(upload_id)?;
+        let headers = json::headers(headers_json)?;
+        run(&handles, handles.engine.update_headers(&upload_id, headers))
+    })
+}
+
+/// `getUploads()`: `{"uploads": [...], "unacknowledgedEvents": n}` as
+/// JSON text (see [`bgupload_io::listing`]).
+pub fn get_uploads() -> Result<String, FfiError> {
+    catch_panic(|| {
+        let handles = handles(true)?;
+        let listing = run(&handles, handles.engine.uploads())?;
+        Ok(listing.to_json().to_string())
+    })
+}
+
 /// `destroy()`: the callback is released and called no more; uploads go on.
 pub fn destroy() -> Result<(), FfiError> {
     catch_panic(|| {
@@ -320,11 +367,19 @@ pub fn destroy() -> Result<(), FfiError> {
     })
 }
 
-/// The host's network reachability changed.
+/// The host's network reachability changed (an unmetered network).
 pub fn set_network_reachable(reachable: bool) -> Result<(), FfiError> {
+    set_network(reachable, false)
+}
+
+/// The host's view of the network changed: reachable, and metered
+/// (cellular, a hotspot: Android's missing `NET_CAPABILITY_NOT_METERED`,
+/// iOS's `isExpensive`).
+pub fn set_network(reachable: bool, metered: bool) -> Result<(), FfiError> {
     catch_panic(|| {
         let handles = handles(false)?;
-        run(&handles, handles.engine.set_network_reachable(reachable))
+        let network = NetworkState { reachable, metered };
+        run(&handles, handles.engine.set_network(network))
     })
 }
 

@@ -15,7 +15,8 @@
 //! give up is the state machine's.
 
 use bgupload_fsm::{
-    Attempt, AttemptReport, ErrorCode, FileCheck, TransferReport, UploadId, UploadRequest,
+    Attempt, AttemptReport, ErrorCode, FileCheck, NetworkRequirement, TransferReport, UploadId,
+    UploadRequest,
 };
 use bgupload_io::multipart::Body;
 use bgupload_io::transport::{ProgressSink, Transport, body_failure, body_spec, check_local_file};
@@ -44,6 +45,9 @@ pub struct HostTransfer {
     pub method: String,
     pub headers_json: String,
     pub body_file_path: String,
+    /// Whether the upload may use a metered network (iOS:
+    /// `allowsExpensiveNetworkAccess`); false for `network: "unmetered"`.
+    pub allows_metered: bool,
 }
 
 /// The host's side of OS-owned transfers. Called from the engine's runtime
@@ -63,6 +67,7 @@ fn bounded(report: TransferReport, max_response_bytes: usize) -> TransferReport 
             status,
             mut body,
             truncated,
+            retry_after_millis,
         } => {
             let cut = body.len() > max_response_bytes;
             body.truncate(max_response_bytes);
@@ -70,6 +75,7 @@ fn bounded(report: TransferReport, max_response_bytes: usize) -> TransferReport 
                 status,
                 body,
                 truncated: truncated || cut,
+                retry_after_millis,
             }
         }
         other => other,
@@ -302,6 +308,7 @@ impl Transport for HostTransport {
                 method: request.method.as_str().to_owned(),
                 headers_json: headers_json(&request, &content_type),
                 body_file_path: path.to_string_lossy().into_owned(),
+                allows_metered: request.network == NetworkRequirement::Any,
             });
             let outcome = report.await.unwrap_or_else(|_| {
                 TransferReport::failed(
@@ -333,8 +340,8 @@ impl Transport for HostTransport {
 /// file.
 fn headers_json(request: &UploadRequest, content_type: &str) -> String {
     let mut headers = serde_json::Map::new();
-    for (name, value) in &request.headers {
-        headers.insert(name.clone(), serde_json::Value::from(value.as_str()));
+    for (name, value) in request.headers_to_send() {
+        headers.insert(name.to_owned(), serde_json::Value::from(value));
     }
     let user_sets_content_type = request
         .headers

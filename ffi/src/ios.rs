@@ -26,6 +26,10 @@
 //!
 //! `build.rs` generates the Swift and C header files of this bridge (see
 //! `ffi/scripts/build-ios.sh`).
+
+// The bridge's generated glue of `startTransfer` takes each field of a
+// transfer as one argument, as the Swift side declares it.
+#![allow(clippy::too_many_arguments)]
 // The one module that needs `unsafe` on iOS: swift-bridge expands the
 // bridge into `extern "C"` glue, and the tests call that C ABI as Swift
 // does.
@@ -60,6 +64,16 @@ mod ffi {
         fn bgupload_destroy() -> Option<String>;
         #[swift_bridge(swift_name = "bguploadSetNetworkReachable")]
         fn bgupload_set_network_reachable(reachable: bool) -> Option<String>;
+        #[swift_bridge(swift_name = "bguploadSetNetwork")]
+        fn bgupload_set_network(reachable: bool, metered: bool) -> Option<String>;
+        #[swift_bridge(swift_name = "bguploadPauseUpload")]
+        fn bgupload_pause_upload(upload_id: String) -> Option<String>;
+        #[swift_bridge(swift_name = "bguploadResumeUpload")]
+        fn bgupload_resume_upload(upload_id: String) -> Option<String>;
+        #[swift_bridge(swift_name = "bguploadUpdateHeaders")]
+        fn bgupload_update_headers(upload_id: String, headers_json: String) -> Option<String>;
+        #[swift_bridge(swift_name = "bguploadGetUploads")]
+        fn bgupload_get_uploads() -> String;
         #[swift_bridge(swift_name = "bguploadReportProgress")]
         fn bgupload_report_progress(
             upload_id: String,
@@ -73,6 +87,8 @@ mod ffi {
             attempt: u32,
             status: u16,
             body: String,
+            retry_after: String,
+            date: String,
         ) -> Option<String>;
         #[swift_bridge(swift_name = "bguploadReportFailure")]
         fn bgupload_report_failure(
@@ -103,6 +119,7 @@ mod ffi {
             method: String,
             headers_json: String,
             body_file_path: String,
+            allows_metered: bool,
         );
         #[swift_bridge(swift_name = "cancelTransfer")]
         fn cancel_transfer(self: &BgUploadTransferHost, upload_id: String, attempt: u32);
@@ -126,6 +143,7 @@ impl TransferHost for SwiftHost {
             transfer.method,
             transfer.headers_json,
             transfer.body_file_path,
+            transfer.allows_metered,
         );
     }
 
@@ -190,12 +208,44 @@ fn bgupload_report_progress(
     ))
 }
 
+fn bgupload_set_network(reachable: bool, metered: bool) -> Option<String> {
+    answer(core::set_network(reachable, metered))
+}
+
+fn bgupload_pause_upload(upload_id: String) -> Option<String> {
+    answer(core::pause_upload(Some(&upload_id)))
+}
+
+fn bgupload_resume_upload(upload_id: String) -> Option<String> {
+    answer(core::resume_upload(Some(&upload_id)))
+}
+
+fn bgupload_update_headers(upload_id: String, headers_json: String) -> Option<String> {
+    answer(core::update_headers(Some(&upload_id), Some(&headers_json)))
+}
+
+/// The listing's JSON, or `{"error": message}` (a listing has no `error`).
+fn bgupload_get_uploads() -> String {
+    core::get_uploads()
+        .unwrap_or_else(|error| serde_json::json!({ "error": error.to_string() }).to_string())
+}
+
+/// `retry_after` and `date`: the answer's `Retry-After` and `Date` header
+/// values, "" when it had none.
 fn bgupload_report_response(
     upload_id: String,
     attempt: u32,
     status: u16,
     body: String,
+    retry_after: String,
+    date: String,
 ) -> Option<String> {
+    let date = Some(date.as_str()).filter(|date| !date.is_empty());
+    let retry_after_millis = bgupload_io::retry_after::retry_after_millis(
+        &retry_after,
+        date,
+        std::time::SystemTime::now(),
+    );
     answer(core::report_transfer(
         &upload_id,
         attempt,
@@ -203,6 +253,7 @@ fn bgupload_report_response(
             status,
             body: body.into_bytes(),
             truncated: false,
+            retry_after_millis,
         },
     ))
 }

@@ -12,7 +12,10 @@ use bgupload_fsm::validate::{
     MAX_EVENT_ID_TEXT_BYTES, MSG_EVENT_ID_TOO_LONG, MSG_ID_REQUIRED, MSG_PAYLOAD_MISSING,
     acknowledged_event,
 };
-use bgupload_fsm::{BodyFormat, Config, ErrorCode, EventId, Rejection, UploadPayload};
+use bgupload_fsm::{
+    BodyFormat, Config, ErrorCode, EventId, NetworkRequirement, Rejection, StatusPolicy,
+    UploadPayload,
+};
 use bgupload_io::HttpConfig;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -30,7 +33,8 @@ pub const MAX_TIMEOUT_MILLIS: u64 = 60 * 60 * 1_000;
 /// Longest `attemptTimeoutMillis` (30 days).
 pub const MAX_ATTEMPT_TIMEOUT_MILLIS: u64 = 30 * 24 * 60 * 60 * 1_000;
 
-/// Options of `open`, all optional: `{"networkReachable": bool, "seed":
+/// Options of `open`, all optional: `{"networkReachable": bool,
+/// "networkMetered": bool, "seed":
 /// number, "connectTimeoutMillis": number, "readTimeoutMillis": number,
 /// "responseTimeoutMillis": number, "attemptTimeoutMillis": number}`
 /// (the timeouts of [`HttpConfig`], whose defaults they take).
@@ -38,6 +42,8 @@ pub const MAX_ATTEMPT_TIMEOUT_MILLIS: u64 = 30 * 24 * 60 * 60 * 1_000;
 pub struct OpenOptions {
     /// Whether the network is reachable at start (default true).
     pub network_reachable: bool,
+    /// Whether it is metered (default false).
+    pub network_metered: bool,
     /// Seed of the retry jitter; a fresh one when `None`.
     pub seed: Option<u64>,
     pub connect_timeout: Duration,
@@ -51,6 +57,7 @@ impl Default for OpenOptions {
         let http = HttpConfig::default();
         OpenOptions {
             network_reachable: true,
+            network_metered: false,
             seed: None,
             connect_timeout: http.connect_timeout,
             read_timeout: http.read_timeout,
@@ -61,8 +68,9 @@ impl Default for OpenOptions {
 }
 
 /// The fields `open` options may have.
-pub const OPEN_OPTION_FIELDS: [&str; 6] = [
+pub const OPEN_OPTION_FIELDS: [&str; 7] = [
     "networkReachable",
+    "networkMetered",
     "seed",
     "connectTimeoutMillis",
     "readTimeoutMillis",
@@ -92,6 +100,11 @@ pub fn open_options(text: Option<&str>) -> Result<OpenOptions, FfiError> {
         None | Some(Value::Null) => {}
         Some(Value::Bool(reachable)) => options.network_reachable = *reachable,
         Some(other) => return Err(wrong_type("networkReachable", "a boolean", other)),
+    }
+    if let Some(metered) =
+        optional_bool("networkMetered", object.get("networkMetered")).map_err(invalid)?
+    {
+        options.network_metered = metered;
     }
     options.seed = optional_integer(&object, "seed")?;
     for (field, slot, max) in [
@@ -128,7 +141,8 @@ pub fn open_options(text: Option<&str>) -> Result<OpenOptions, FfiError> {
 
 /// Decodes and checks the `init` configuration:
 /// `{"parallelUploadsLimit", "maxAttempts", "initialBackoffMillis",
-/// "maxBackoffMillis", "progressIntervalMillis"}`, every field optional.
+/// "maxBackoffMillis", "progressIntervalMillis", "statusPolicy",
+/// "idempotencyKey", "network"}`, every field optional.
 /// `parallelUploadsLimit` 0, `null` or missing is the default (reference
 /// behaviour). Other fields are ignored, as the reference plugin does.
 pub fn config(text: Option<&str>) -> Result<Config, FfiError> {
@@ -150,8 +164,80 @@ pub fn config(text: Option<&str>) -> Result<Config, FfiError> {
     if let Some(millis) = optional_integer(&object, "progressIntervalMillis")? {
         config.progress.min_interval_millis = millis;
     }
+    let defaults = UploadDefaults::of(|field| object.get(field)).map_err(invalid)?;
+    config.status_policy = defaults.status_policy.unwrap_or(config.status_policy);
+    config.idempotency_key = defaults.idempotency_key.unwrap_or(config.idempotency_key);
+    config.network = defaults.network.unwrap_or(config.network);
     // Values are the state machine's to check (`init` answers a refusal).
     Ok(config)
+}
+
+/// `statusPolicy`, `idempotencyKey` and `network`: the fields an upload
+/// and the `init` config both have (the config's are the defaults).
+struct UploadDefaults {
+    status_policy: Option<StatusPolicy>,
+    idempotency_key: Option<bool>,
+    network: Option<NetworkRequirement>,
+}
+
+impl UploadDefaults {
+    fn of<'a>(field: impl Fn(&str) -> Option<&'a Value>) -> Result<UploadDefaults, String> {
+        Ok(UploadDefaults {
+            status_policy: optional_name(
+                "statusPolicy",
+                field("statusPolicy"),
+                StatusPolicy::from_name,
+                "\"any\" or \"standard\"",
+            )?,
+            idempotency_key: optional_bool("idempotencyKey", field("idempotencyKey"))?,
+            network: optional_name(
+                "network",
+                field("network"),
+                NetworkRequirement::from_name,
+                "\"any\" or \"unmetered\"",
+            )?,
+        })
+    }
+}
+
+fn optional_bool(field: &str, value: Option<&Value>) -> Result<Option<bool>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(flag)) => Ok(Some(*flag)),
+        Some(other) => Err(format!("{field} must be a boolean, not {}", kind_of(other))),
+    }
+}
+
+/// A string field naming one of a few values.
+fn optional_name<T>(
+    field: &str,
+    value: Option<&Value>,
+    from_name: fn(&str) -> Option<T>,
+    names: &str,
+) -> Result<Option<T>, String> {
+    let Some(name) = optional_string(field, value)? else {
+        return Ok(None);
+    };
+    from_name(&name)
+        .map(Some)
+        .ok_or_else(|| format!("{field} must be {names}, not {}", echo(&name)))
+}
+
+/// The headers of `updateHeaders(id, headers)`: an object of string,
+/// number or boolean values, as `startUpload`'s `headers`.
+pub fn headers(text: Option<&str>) -> Result<Vec<(String, String)>, FfiError> {
+    let text = text.map(str::trim).unwrap_or("");
+    if text.len() > MAX_JSON_BYTES {
+        return Err(invalid(format!(
+            "headers are larger than {MAX_JSON_BYTES} bytes"
+        )));
+    }
+    if text.is_empty() || text == "null" {
+        return Ok(Vec::new());
+    }
+    let loose: Loose = serde_json::from_str(text)
+        .map_err(|error| invalid(format!("headers are not valid JSON: {error}")))?;
+    text_pairs("headers", Some(loose)).map_err(invalid)
 }
 
 /// The id of `removeUpload`: any non-empty text (unknown ids succeed).
@@ -187,7 +273,9 @@ pub fn event_id(text: Option<&str>) -> Result<Option<EventId>, FfiError> {
 /// `headers` and `parameters` (objects; string, number and boolean values,
 /// numbers and booleans turned into text, `null` values left out, order
 /// kept), `notificationTitle`, `requestMethod`, `uploadType`
-/// (`"multipart"`, the default, or `"raw"`). Unknown fields are ignored.
+/// (`"multipart"`, the default, or `"raw"`), `statusPolicy` (`"any"` or
+/// `"standard"`), `idempotencyKey` (a boolean), `network` (`"any"` or
+/// `"unmetered"`). Unknown fields are ignored.
 ///
 /// A refusal is the reference's own message (no `errorCode`) when there is
 /// no payload object at all, and otherwise names the field, with
@@ -243,7 +331,16 @@ pub fn upload_payload(text: Option<&str>) -> Result<UploadPayload, Rejection> {
             )));
         }
     };
+    let defaults = UploadDefaults::of(|field| match field {
+        "statusPolicy" => raw.status_policy.as_ref(),
+        "idempotencyKey" => raw.idempotency_key.as_ref(),
+        _ => raw.network.as_ref(),
+    })
+    .map_err(with_id)?;
     Ok(UploadPayload {
+        status_policy: defaults.status_policy,
+        idempotency_key: defaults.idempotency_key,
+        network: defaults.network,
         file_path,
         file_key: optional_string("fileKey", raw.file_key.as_ref()).map_err(with_id)?,
         server_url: optional_string("serverUrl", raw.server_url.as_ref()).map_err(with_id)?,
@@ -271,6 +368,9 @@ struct RawPayload {
     notification_title: Option<Value>,
     request_method: Option<Value>,
     upload_type: Option<Value>,
+    status_policy: Option<Value>,
+    idempotency_key: Option<Value>,
+    network: Option<Value>,
 }
 
 /// Any JSON value, with an object's entries kept in their order (the

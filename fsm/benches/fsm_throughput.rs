@@ -121,6 +121,7 @@ fn run(payloads: Vec<UploadPayload>) -> u64 {
             status: 201,
             body: b"{\"ok\":true}".to_vec(),
             truncated: false,
+            retry_after_millis: None,
         };
         feed(
             &mut machine,

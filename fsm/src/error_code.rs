@@ -64,6 +64,9 @@ pub enum ErrorCode {
     /// The device has no space left for the queue: new uploads are refused
     /// until space returns; accepted ones go on.
     StorageFull,
+    /// `updateHeaders` named no upload in progress: it ended (or was
+    /// never started).
+    UploadNotInProgress,
     /// The upload was in flight under an older storage format (the
     /// reference's migration code).
     LegacyRecord,
@@ -71,7 +74,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the documented table.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::Cancelled,
         ErrorCode::BadUrl,
         ErrorCode::TimedOut,
@@ -91,6 +94,7 @@ impl ErrorCode {
         ErrorCode::HostLostTransfer,
         ErrorCode::TransportFailedInside,
         ErrorCode::StorageFull,
+        ErrorCode::UploadNotInProgress,
         ErrorCode::LegacyRecord,
     ];
 
@@ -116,6 +120,7 @@ impl ErrorCode {
             ErrorCode::HostLostTransfer => -4005,
             ErrorCode::TransportFailedInside => -4006,
             ErrorCode::StorageFull => -4007,
+            ErrorCode::UploadNotInProgress => -4008,
             ErrorCode::LegacyRecord => 500,
         }
     }
@@ -142,6 +147,7 @@ impl ErrorCode {
             ErrorCode::HostLostTransfer => "the OS lost the transfer",
             ErrorCode::TransportFailedInside => "internal transport failure",
             ErrorCode::StorageFull => "no space left on the device for the queue",
+            ErrorCode::UploadNotInProgress => "no upload in progress with that id",
             ErrorCode::LegacyRecord => "interrupted by a storage-format upgrade",
         }
     }

@@ -27,6 +27,33 @@ pub enum Outcome {
         error: String,
         error_code: i32,
     },
+    /// Under `statusPolicy: "standard"`: the server answered with a status
+    /// that is not 2xx and not retried (or the retries ran out). FAILED,
+    /// with `errorCode` = the status, and the answer kept as UPLOADED
+    /// keeps it. (Last, so that stored events of earlier builds decode.)
+    FailedByServer {
+        error: String,
+        status_code: u16,
+        server_response: String,
+        response_truncated: bool,
+    },
+}
+
+impl Outcome {
+    /// The event's `errorCode`, for a FAILED one.
+    pub fn error_code(&self) -> Option<i32> {
+        match self {
+            Outcome::Uploaded { .. } => None,
+            Outcome::Failed { error_code, .. } => Some(*error_code),
+            Outcome::FailedByServer { status_code, .. } => Some(i32::from(*status_code)),
+        }
+    }
+}
+
+/// `error` of an upload the server refused under `statusPolicy:
+/// "standard"`.
+pub fn server_refused_message(status: u16) -> String {
+    format!("Server answered HTTP {status}")
 }
 
 /// A terminal event: UPLOADED or FAILED with an `eventId`. It is also the

@@ -112,15 +112,18 @@ pub mod validate;
 pub use error_code::ErrorCode;
 pub use event::{
     Event, MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection, TerminalEvent,
+    server_refused_message,
 };
 pub use machine::{
     AttemptReport, Effect, Input, Machine, StorageSpace, TransferFailure, TransferReport,
+    UploadState, UploadStatus,
 };
 pub use record::{Batch, Change, LegacyUpload, Meta, Recovered, UploadRecord, check_event};
 pub use rng::SplitMix64;
 pub use types::{
     Attempt, BatchId, BodyFormat, CommandId, Config, DEFAULT_PARALLEL_UPLOADS_LIMIT, EventId,
     FileCheck, Limits, MAX_BACKOFF_MILLIS, MAX_PARALLEL_UPLOADS_LIMIT, MAX_RETRY_ATTEMPTS,
-    MAX_UPLOAD_ID_BYTES, Method, Options, ProgressThrottle, RetryPolicy, Time, TransferOwnership,
-    UploadId, UploadPayload, UploadRequest,
+    MAX_UPLOAD_ID_BYTES, Method, NetworkRequirement, NetworkState, Options, ProgressThrottle,
+    RETRIED_STATUSES, RetryPolicy, StatusPolicy, StatusVerdict, Time, TransferOwnership, UploadId,
+    UploadPayload, UploadRequest,
 };

@@ -5,12 +5,13 @@
 use crate::error_code::ErrorCode;
 use crate::event::{
     Event, MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Outcome, Rejection, TerminalEvent,
+    server_refused_message,
 };
 use crate::record::{Batch, Change, LegacyUpload, Meta, Recovered, UploadRecord};
 use crate::rng::SplitMix64;
 use crate::types::{
-    Attempt, BatchId, CommandId, Config, EventId, FileCheck, Options, Time, TransferOwnership,
-    UploadId, UploadPayload, UploadRequest,
+    Attempt, BatchId, CommandId, Config, EventId, FileCheck, NetworkRequirement, NetworkState,
+    Options, StatusVerdict, Time, TransferOwnership, UploadId, UploadPayload, UploadRequest,
 };
 use crate::validate::{self, MSG_ID_REQUIRED, MSG_NO_SPACE, truncate_to_char_boundary};
 use std::collections::{BTreeMap, VecDeque};
@@ -43,8 +44,29 @@ pub enum Input {
     },
     /// The app's `destroy()`: detaches the callback; uploads go on.
     Destroy { command: CommandId },
-    /// The host's view of network reachability changed.
-    NetworkChanged { reachable: bool },
+    /// The app's `pauseUpload(id)`: the attempt stops, the upload holds no
+    /// slot and starts no attempt until `ResumeUpload`, across relaunches
+    /// too. No event. An unknown (or paused) id succeeds unchanged.
+    PauseUpload {
+        command: CommandId,
+        upload_id: String,
+    },
+    /// The app's `resumeUpload(id)`: a paused upload is queued again (in
+    /// its acceptance order). An unknown (or running) id succeeds unchanged.
+    ResumeUpload {
+        command: CommandId,
+        upload_id: String,
+    },
+    /// The app's `updateHeaders(id, headers)`: every later attempt sends
+    /// `headers` instead (a running one keeps what it sent). Refused for
+    /// an upload that is not in progress.
+    UpdateHeaders {
+        command: CommandId,
+        upload_id: String,
+        headers: Vec<(String, String)>,
+    },
+    /// The host's view of the network changed: see [`NetworkState`].
+    NetworkChanged(NetworkState),
     /// What room the store's disk has: see [`StorageSpace`].
     StorageChanged(StorageSpace),
     /// A transport reports on an attempt. Reports for any attempt other than
@@ -86,7 +108,8 @@ pub struct AttemptReport {
 pub enum TransferReport {
     /// Bytes of the request body handed to the network so far.
     Progress { sent: u64, total: u64 },
-    /// The server answered. Any status ends the upload as UPLOADED.
+    /// The server answered. The upload's [`crate::StatusPolicy`] decides
+    /// what the status means.
     Response {
         status: u16,
         /// The body as received, already cut by the transport to at most
@@ -94,6 +117,10 @@ pub enum TransferReport {
         body: Vec<u8>,
         /// Whether the transport dropped part of the body.
         truncated: bool,
+        /// The answer's `Retry-After`, as a delay from when it came
+        /// (seconds, or an HTTP date less the answer's own `Date`), if it
+        /// had a valid one. Bounded by the machine, not trusted.
+        retry_after_millis: Option<u64>,
     },
     /// No answer: the attempt failed before a response arrived.
     Failed(TransferFailure),
@@ -165,6 +192,8 @@ enum Phase {
     Ready,
     /// Waiting out a retry backoff.
     Backoff { until: Time },
+    /// `pauseUpload`: waits for `resumeUpload`.
+    Paused,
     /// A transfer is in flight.
     Transferring {
         attempt: Attempt,
@@ -173,6 +202,38 @@ enum Phase {
     /// After relaunch, an OS-owned transfer may still be running: wait for
     /// its report until `deadline`.
     Reconciling { attempt: Attempt, deadline: Time },
+}
+
+/// A server's answer, as an event keeps it.
+struct Answer {
+    status_code: u16,
+    server_response: String,
+    response_truncated: bool,
+}
+
+impl Answer {
+    fn uploaded(self) -> Outcome {
+        Outcome::Uploaded {
+            status_code: self.status_code,
+            server_response: self.server_response,
+            response_truncated: self.response_truncated,
+        }
+    }
+
+    /// FAILED with the answer kept; `gave_up_after` retries, if it was a
+    /// retried status.
+    fn refused(self, gave_up_after: Option<u32>) -> Outcome {
+        let mut error = server_refused_message(self.status_code);
+        if let Some(attempts) = gave_up_after {
+            error = format!("{error} (gave up after {attempts} attempts)");
+        }
+        Outcome::FailedByServer {
+            error,
+            status_code: self.status_code,
+            server_response: self.server_response,
+            response_truncated: self.response_truncated,
+        }
+    }
 }
 
 /// Whether the current attempt of an upload that ends may still be running.
@@ -184,11 +245,59 @@ enum AttemptState {
     MayBeRunning,
 }
 
-/// Throttling state of UPLOADING events for one attempt.
+/// Throttling state of UPLOADING events for one attempt, and the bytes it
+/// last reported (for listings).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Progress {
     last_emitted: Option<(Time, u8)>,
     pending: Option<u8>,
+    sent: u64,
+    total: Option<u64>,
+}
+
+/// Where an unfinished upload is, as `getUploads` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadState {
+    /// Waiting for a parallel slot.
+    Queued,
+    /// Waiting for a network it may use (none, or only a metered one).
+    WaitingForNetwork,
+    /// An attempt is in flight.
+    Running,
+    /// Waiting out a backoff before its next attempt.
+    Retrying { next_attempt_at: Time },
+    /// `pauseUpload`.
+    Paused,
+    /// After a relaunch: waiting for the OS's report on its transfer.
+    Reconciling,
+}
+
+impl UploadState {
+    /// The name `getUploads` gives.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadState::Queued => "queued",
+            UploadState::WaitingForNetwork => "waiting-for-network",
+            UploadState::Running => "running",
+            UploadState::Retrying { .. } => "retrying",
+            UploadState::Paused => "paused",
+            UploadState::Reconciling => "reconciling",
+        }
+    }
+}
+
+/// One entry of [`Machine::uploads`]: a view of the machine's own state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UploadStatus<'a> {
+    pub request: &'a UploadRequest,
+    pub state: UploadState,
+    /// The last attempt's number (0 before the first).
+    pub attempt: u32,
+    /// Bytes of the current attempt's body sent so far (0 between attempts).
+    pub bytes_sent: u64,
+    /// The current attempt's body size once it reported one, else the
+    /// file's size.
+    pub bytes_total: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -205,13 +314,18 @@ pub struct Machine {
     rng: SplitMix64,
     now: Time,
     attached: bool,
-    network_reachable: bool,
+    network: NetworkState,
     /// New uploads are refused unless the store's disk has room.
     storage: StorageSpace,
 
     uploads: BTreeMap<UploadId, Upload>,
-    /// Sequence → id of uploads in `Phase::Ready`: the start order.
+    /// Sequence → id of uploads in `Phase::Ready` that may use any
+    /// network: the start order.
     ready: BTreeMap<u64, UploadId>,
+    /// The same, of uploads that need an unmetered network.
+    ready_unmetered: BTreeMap<u64, UploadId>,
+    /// Sequence → id of uploads in `Phase::Paused`.
+    paused: BTreeMap<u64, UploadId>,
     /// (deadline, sequence) → id of uploads in `Phase::Backoff`.
     backoff: BTreeMap<(Time, u64), UploadId>,
     /// Sequence → id of uploads transferring or reconciling.
@@ -281,10 +395,12 @@ impl Machine {
             rng: SplitMix64::new(options.seed),
             now,
             attached: false,
-            network_reachable: options.network_reachable,
+            network: options.network,
             storage: StorageSpace::Available,
             uploads: BTreeMap::new(),
             ready: BTreeMap::new(),
+            ready_unmetered: BTreeMap::new(),
+            paused: BTreeMap::new(),
             backoff: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             next_sequence: 0,
@@ -331,6 +447,11 @@ impl Machine {
                 record.last_attempt,
                 self.options.ownership,
             ) {
+                // A pause persists with no attempt in flight.
+                _ if record.paused => {
+                    record.in_flight = false;
+                    Phase::Paused
+                }
                 (true, Some(attempt), TransferOwnership::Os) => Phase::Reconciling {
                     attempt,
                     deadline: self
@@ -399,7 +520,14 @@ impl Machine {
                     result: Ok(()),
                 });
             }
-            Input::NetworkChanged { reachable } => self.network_reachable = reachable,
+            Input::PauseUpload { command, upload_id } => self.on_pause(command, &upload_id),
+            Input::ResumeUpload { command, upload_id } => self.on_resume(command, &upload_id),
+            Input::UpdateHeaders {
+                command,
+                upload_id,
+                headers,
+            } => self.on_update_headers(command, &upload_id, headers),
+            Input::NetworkChanged(network) => self.on_network_changed(network),
             Input::StorageChanged(space) => self.storage = space,
             Input::Transfer(AttemptReport {
                 upload_id,
@@ -432,6 +560,7 @@ impl Machine {
                         Progress {
                             last_emitted: Some((at, _)),
                             pending: Some(_),
+                            ..
                         },
                     ..
                 }) => Some(at.saturating_add_millis(self.config.progress.min_interval_millis)),
@@ -443,6 +572,14 @@ impl Machine {
             };
         }
         next
+    }
+
+    /// A seed for a machine that replaces this one in the same process
+    /// (the driver rebuilds its machine after a failed write): drawn from
+    /// this one's generator, so that keys do not repeat and a replay
+    /// stays exact.
+    pub fn successor_seed(&mut self) -> u64 {
+        self.rng.next_u64()
     }
 
     /// The configuration in force.
@@ -472,7 +609,52 @@ impl Machine {
 
     /// Whether the network is reachable, as last reported.
     pub fn is_network_reachable(&self) -> bool {
-        self.network_reachable
+        self.network.reachable
+    }
+
+    /// The network, as last reported.
+    pub fn network(&self) -> NetworkState {
+        self.network
+    }
+
+    /// Every unfinished upload, in acceptance order, with where it is.
+    pub fn uploads(&self) -> Vec<UploadStatus<'_>> {
+        let mut statuses: Vec<(u64, UploadStatus<'_>)> = self
+            .uploads
+            .values()
+            .map(|upload| (upload.record.sequence, self.status_of(upload)))
+            .collect();
+        statuses.sort_by_key(|(sequence, _)| *sequence);
+        statuses.into_iter().map(|(_, status)| status).collect()
+    }
+
+    fn status_of<'a>(&self, upload: &'a Upload) -> UploadStatus<'a> {
+        let record = &upload.record;
+        let (state, sent, total) = match upload.phase {
+            Phase::Ready if !record.request.network.is_met_by(self.network) => {
+                (UploadState::WaitingForNetwork, 0, None)
+            }
+            Phase::Ready => (UploadState::Queued, 0, None),
+            Phase::Backoff { until } => (
+                UploadState::Retrying {
+                    next_attempt_at: until,
+                },
+                0,
+                None,
+            ),
+            Phase::Paused => (UploadState::Paused, 0, None),
+            Phase::Transferring { progress, .. } => {
+                (UploadState::Running, progress.sent, progress.total)
+            }
+            Phase::Reconciling { .. } => (UploadState::Reconciling, 0, None),
+        };
+        UploadStatus {
+            request: &record.request,
+            state,
+            attempt: record.last_attempt.map_or(0, |attempt| attempt.0),
+            bytes_sent: sent,
+            bytes_total: total.unwrap_or(record.file_size),
+        }
     }
 
     /// What room the store's disk has, as last reported.
@@ -530,7 +712,7 @@ impl Machine {
 
     fn on_start_upload(&mut self, command: CommandId, payload: UploadPayload, file: FileCheck) {
         let limits = self.options.limits;
-        let accepted = validate::upload_request(&payload, file, &limits).and_then(|request| {
+        let accepted = validate::upload_request(&payload, file, &limits, &self.config).and_then(|request| {
             let reject = |code: ErrorCode, error: String| {
                 Rejection::coded(Some(request.id.as_str().to_owned()), code, error)
             };
@@ -575,13 +757,22 @@ impl Machine {
             Ok(request)
         });
         match accepted {
-            Ok(request) => {
+            Ok(mut request) => {
+                if validate::wants_idempotency_key(&payload, &self.config) {
+                    request.idempotency_key = Some(self.draw_idempotency_key());
+                }
+                let file_size = match file {
+                    FileCheck::RegularFile { size } => size,
+                    _ => 0,
+                };
                 let record = UploadRecord {
                     request,
                     sequence: self.next_sequence,
                     last_attempt: None,
                     in_flight: false,
                     counted_failures: 0,
+                    paused: false,
+                    file_size,
                 };
                 self.next_sequence += 1;
                 self.persist(vec![Change::PutUpload(record.clone())]);
@@ -634,6 +825,134 @@ impl Machine {
         });
     }
 
+    /// An upload's key, drawn once at acceptance and persisted with it: a
+    /// random (version 4) UUID from the machine's seeded generator, as a
+    /// structured-field string (in quotes).
+    fn draw_idempotency_key(&mut self) -> String {
+        let high = self.rng.next_u64().to_be_bytes();
+        let low = self.rng.next_u64().to_be_bytes();
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&high);
+        bytes[8..].copy_from_slice(&low);
+        let key = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        format!("\"{}\"", key.hyphenated())
+    }
+
+    /// The id a pause, resume or header update names: `Err` with the
+    /// reference's message when missing, `Ok(None)` when no upload in
+    /// progress has it.
+    fn known_upload(&self, upload_id: &str) -> Result<Option<UploadId>, Rejection> {
+        if upload_id.is_empty() {
+            return Err(Rejection::reference(None, MSG_ID_REQUIRED));
+        }
+        Ok(UploadId::parse(upload_id)
+            .ok()
+            .filter(|id| self.uploads.contains_key(id)))
+    }
+
+    fn on_pause(&mut self, command: CommandId, upload_id: &str) {
+        let result = self.known_upload(upload_id).map(|found| {
+            let Some(id) = found else { return };
+            let mut upload = self.remove_upload(&id);
+            if let Phase::Transferring { attempt, .. } | Phase::Reconciling { attempt, .. } =
+                upload.phase
+            {
+                self.cancel_attempt(&id, attempt);
+            }
+            let changed = !upload.record.paused || upload.phase != Phase::Paused;
+            upload.record.paused = true;
+            upload.record.in_flight = false;
+            upload.phase = Phase::Paused;
+            if changed {
+                self.persist(vec![Change::PutUpload(upload.record.clone())]);
+            }
+            self.insert_upload(upload);
+        });
+        self.push_gated(Effect::CommandDone { command, result });
+    }
+
+    fn on_resume(&mut self, command: CommandId, upload_id: &str) {
+        let result = self.known_upload(upload_id).map(|found| {
+            let Some(id) = found.filter(|id| self.paused_upload(id)) else {
+                return;
+            };
+            let mut upload = self.remove_upload(&id);
+            upload.record.paused = false;
+            upload.phase = Phase::Ready;
+            self.persist(vec![Change::PutUpload(upload.record.clone())]);
+            self.insert_upload(upload);
+        });
+        self.push_gated(Effect::CommandDone { command, result });
+    }
+
+    fn paused_upload(&self, id: &UploadId) -> bool {
+        self.uploads
+            .get(id)
+            .is_some_and(|upload| upload.phase == Phase::Paused)
+    }
+
+    fn on_update_headers(
+        &mut self,
+        command: CommandId,
+        upload_id: &str,
+        headers: Vec<(String, String)>,
+    ) {
+        let limits = self.options.limits;
+        let result = self.known_upload(upload_id).and_then(|found| {
+            let echoed = || {
+                Some(truncate_to_char_boundary(upload_id, validate::MAX_ECHOED_ID_BYTES).to_owned())
+            };
+            let Some(upload) = found.and_then(|id| self.uploads.get_mut(&id)) else {
+                return Err(Rejection::coded(
+                    echoed(),
+                    ErrorCode::UploadNotInProgress,
+                    format!(
+                        "Upload {} is not in progress",
+                        truncate_to_char_boundary(upload_id, validate::MAX_ECHOED_ID_BYTES)
+                    ),
+                ));
+            };
+            validate::replacement_headers(&headers, &upload.record.request, &limits)
+                .map_err(|error| Rejection::coded(echoed(), ErrorCode::InvalidArgument, error))?;
+            upload.record.request.headers = headers;
+            let record = upload.record.clone();
+            self.persist(vec![Change::PutUpload(record)]);
+            Ok(())
+        });
+        self.push_gated(Effect::CommandDone { command, result });
+    }
+
+    fn on_network_changed(&mut self, network: NetworkState) {
+        self.network = network;
+        if !network.metered {
+            return;
+        }
+        // Attempts of uploads that may not use a metered network stop, and
+        // wait for another (not counted: nothing failed).
+        let stopped: Vec<UploadId> = self
+            .in_flight
+            .values()
+            .filter(|id| {
+                self.uploads.get(*id).is_some_and(|upload| {
+                    upload.record.request.network == NetworkRequirement::Unmetered
+                })
+            })
+            .cloned()
+            .collect();
+        for id in stopped {
+            let mut upload = self.remove_upload(&id);
+            if let Phase::Transferring { attempt, .. } | Phase::Reconciling { attempt, .. } =
+                upload.phase
+            {
+                self.cancel_attempt(&id, attempt);
+            }
+            upload.record.in_flight = false;
+            upload.phase = Phase::Ready;
+            self.persist(vec![Change::PutUpload(upload.record.clone())]);
+            self.insert_upload(upload);
+        }
+    }
+
     fn on_acknowledge(&mut self, command: CommandId, event_id: EventId) {
         if let Some(event) = self.events.remove(&event_id) {
             if self.event_of_upload.get(&event.upload_id) == Some(&event_id) {
@@ -661,7 +980,7 @@ impl Machine {
         };
         let current = match upload.phase {
             Phase::Transferring { attempt: a, .. } | Phase::Reconciling { attempt: a, .. } => a,
-            Phase::Ready | Phase::Backoff { .. } => return,
+            Phase::Ready | Phase::Backoff { .. } | Phase::Paused => return,
         };
         if current != attempt {
             return;
@@ -673,31 +992,74 @@ impl Machine {
                 } else {
                     (u128::from(sent.min(total)) * 100 / u128::from(total)) as u8
                 };
+                if let Phase::Transferring { progress, .. } = &mut upload.phase {
+                    progress.sent = sent.min(total);
+                    progress.total = Some(total);
+                }
                 self.on_progress(upload_id, percent);
             }
             TransferReport::Response {
                 status,
                 body,
                 truncated,
+                retry_after_millis,
             } => {
-                let limit = self.options.limits.max_response_bytes;
-                let kept = &body[..body.len().min(limit.saturating_add(4))];
-                let text = String::from_utf8_lossy(kept);
-                let server_response = truncate_to_char_boundary(&text, limit).to_owned();
-                let response_truncated =
-                    truncated || server_response.len() < text.len() || kept.len() < body.len();
-                self.finish(
-                    upload_id,
-                    Outcome::Uploaded {
-                        status_code: status,
-                        server_response,
-                        response_truncated,
-                    },
-                    AttemptState::Ended,
-                );
+                let policy = upload.record.request.status_policy;
+                let answer = self.kept_answer(status, &body, truncated);
+                match policy.verdict(status) {
+                    StatusVerdict::Uploaded => {
+                        self.finish(upload_id, answer.uploaded(), AttemptState::Ended);
+                    }
+                    StatusVerdict::Failed => {
+                        self.finish(upload_id, answer.refused(None), AttemptState::Ended);
+                    }
+                    StatusVerdict::Retry => {
+                        self.on_retried_status(upload_id, answer, retry_after_millis);
+                    }
+                }
             }
             TransferReport::Failed(failure) => self.on_failure(upload_id, failure),
         }
+    }
+
+    /// The server's answer as an event keeps it: lossy UTF-8, cut to the
+    /// limit on a character boundary.
+    fn kept_answer(&self, status: u16, body: &[u8], truncated: bool) -> Answer {
+        let limit = self.options.limits.max_response_bytes;
+        let kept = &body[..body.len().min(limit.saturating_add(4))];
+        let text = String::from_utf8_lossy(kept);
+        let server_response = truncate_to_char_boundary(&text, limit).to_owned();
+        let response_truncated =
+            truncated || server_response.len() < text.len() || kept.len() < body.len();
+        Answer {
+            status_code: status,
+            server_response,
+            response_truncated,
+        }
+    }
+
+    /// A status `"standard"` retries: counted like a transport failure (the
+    /// server answered, so the network was up), and the next attempt waits
+    /// at least what `Retry-After` said, within `maxBackoffMillis`.
+    fn on_retried_status(
+        &mut self,
+        upload_id: &UploadId,
+        answer: Answer,
+        retry_after_millis: Option<u64>,
+    ) {
+        let Some(upload) = self.uploads.get(upload_id) else {
+            return;
+        };
+        let counted = upload.record.counted_failures.saturating_add(1);
+        if counted >= self.config.retry.max_attempts {
+            let outcome = answer.refused(Some(counted));
+            self.finish(upload_id, outcome, AttemptState::Ended);
+            return;
+        }
+        let at_least = retry_after_millis
+            .unwrap_or(0)
+            .min(self.config.retry.max_backoff_millis);
+        self.retry_later(upload_id, counted, at_least);
     }
 
     fn on_progress(&mut self, upload_id: &UploadId, percent: u8) {
@@ -742,8 +1104,13 @@ impl Machine {
         let Some(upload) = self.uploads.get(upload_id) else {
             return;
         };
-        // Failures while the host says the network is down do not count.
-        let counted = upload.record.counted_failures + u32::from(self.network_reachable);
+        // Failures while the host says the network is down (or one the
+        // upload may not use) do not count.
+        let usable = upload.record.request.network.is_met_by(self.network);
+        let counted = upload
+            .record
+            .counted_failures
+            .saturating_add(u32::from(usable));
         if !failure.retryable || counted >= retry.max_attempts {
             let error = if failure.retryable {
                 format!("{error} (gave up after {counted} attempts)")
@@ -760,8 +1127,18 @@ impl Machine {
             );
             return;
         }
+        self.retry_later(upload_id, counted, 0);
+    }
+
+    /// After a failed attempt: `counted` failures now. A counted one waits
+    /// out a backoff of at least `at_least_millis`; an uncounted one is
+    /// ready again at once.
+    fn retry_later(&mut self, upload_id: &UploadId, counted: u32, at_least_millis: u64) {
+        let Some(upload) = self.uploads.get(upload_id) else {
+            return;
+        };
         let phase = if counted > upload.record.counted_failures {
-            let delay = self.backoff_millis(counted);
+            let delay = self.backoff_millis(counted).max(at_least_millis);
             Phase::Backoff {
                 until: self.now.saturating_add_millis(delay),
             }
@@ -801,7 +1178,8 @@ impl Machine {
             };
             if let Some(upload) = self.uploads.get_mut(&id) {
                 upload.phase = Phase::Ready;
-                self.ready.insert(sequence, id);
+                let network = upload.record.request.network;
+                self.ready_index(network).insert(sequence, id);
             }
         }
         let in_flight: Vec<UploadId> = self.in_flight.values().cloned().collect();
@@ -828,6 +1206,7 @@ impl Machine {
                         Progress {
                             last_emitted: Some((at, _)),
                             pending: Some(percent),
+                            ..
                         },
                     ..
                 } if at.saturating_add_millis(self.config.progress.min_interval_millis) <= now => {
@@ -869,8 +1248,8 @@ impl Machine {
     fn schedule(&mut self) {
         let limit = self.config.parallel_uploads_limit as usize;
         let room = self.storage != StorageSpace::Exhausted;
-        while room && self.network_reachable && self.in_flight.len() < limit {
-            let Some((sequence, id)) = self.ready.pop_first() else {
+        while room && self.network.reachable && self.in_flight.len() < limit {
+            let Some((sequence, id)) = self.pop_next_ready() else {
                 break;
             };
             let Some(upload) = self.uploads.get_mut(&id) else {
@@ -890,7 +1269,8 @@ impl Machine {
             else {
                 // Reusing a number would let a late report of the old
                 // attempt pass for the new one's.
-                self.ready.insert(sequence, id.clone());
+                let network = upload.record.request.network;
+                self.ready_index(network).insert(sequence, id.clone());
                 self.finish(
                     &id,
                     Outcome::Failed {
@@ -914,6 +1294,31 @@ impl Machine {
                 request: record.request,
                 attempt,
             });
+        }
+    }
+
+    /// The ready upload accepted first among those the network allows.
+    fn pop_next_ready(&mut self) -> Option<(u64, UploadId)> {
+        let any = self.ready.first_key_value().map(|(sequence, _)| *sequence);
+        let unmetered = match self.network.metered {
+            true => None,
+            false => self
+                .ready_unmetered
+                .first_key_value()
+                .map(|(sequence, _)| *sequence),
+        };
+        match (any, unmetered) {
+            (Some(a), Some(u)) if u < a => self.ready_unmetered.pop_first(),
+            (Some(_), _) => self.ready.pop_first(),
+            (None, Some(_)) => self.ready_unmetered.pop_first(),
+            (None, None) => None,
+        }
+    }
+
+    fn ready_index(&mut self, network: NetworkRequirement) -> &mut BTreeMap<u64, UploadId> {
+        match network {
+            NetworkRequirement::Any => &mut self.ready,
+            NetworkRequirement::Unmetered => &mut self.ready_unmetered,
         }
     }
 
@@ -1020,7 +1425,11 @@ impl Machine {
         let id = upload.record.request.id.clone();
         match upload.phase {
             Phase::Ready => {
-                self.ready.insert(sequence, id.clone());
+                let network = upload.record.request.network;
+                self.ready_index(network).insert(sequence, id.clone());
+            }
+            Phase::Paused => {
+                self.paused.insert(sequence, id.clone());
             }
             Phase::Backoff { until } => {
                 self.backoff.insert((until, sequence), id.clone());
@@ -1041,7 +1450,11 @@ impl Machine {
         let sequence = upload.record.sequence;
         match upload.phase {
             Phase::Ready => {
-                self.ready.remove(&sequence);
+                let network = upload.record.request.network;
+                self.ready_index(network).remove(&sequence);
+            }
+            Phase::Paused => {
+                self.paused.remove(&sequence);
             }
             Phase::Backoff { until } => {
                 self.backoff.remove(&(until, sequence));
@@ -1088,7 +1501,11 @@ impl Machine {
             self.in_flight.len()
         );
         assert_eq!(
-            self.ready.len() + self.backoff.len() + self.in_flight.len(),
+            self.ready.len()
+                + self.ready_unmetered.len()
+                + self.paused.len()
+                + self.backoff.len()
+                + self.in_flight.len(),
             self.uploads.len(),
             "every upload is in exactly one index"
         );

@@ -20,8 +20,14 @@ pub struct UploadRecord {
     pub last_attempt: Option<Attempt>,
     /// Whether `last_attempt` was handed over and has not reported yet.
     pub in_flight: bool,
-    /// Transport failures counted against `RetryPolicy::max_attempts`.
+    /// Failures (transport errors, retried statuses) counted against
+    /// `RetryPolicy::max_attempts`.
     pub counted_failures: u32,
+    /// `pauseUpload`: no attempt starts until `resumeUpload`.
+    pub paused: bool,
+    /// The file's size when the upload was accepted (`bytesTotal` in a
+    /// listing until an attempt reports its own total).
+    pub file_size: u64,
 }
 
 /// Engine-wide values that must survive a relaunch.

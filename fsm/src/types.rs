@@ -190,6 +190,12 @@ pub struct UploadPayload {
     pub notification_title: Option<String>,
     pub request_method: Option<String>,
     pub body_format: BodyFormat,
+    /// `statusPolicy`: this upload's own, or `None` for the config's.
+    pub status_policy: Option<StatusPolicy>,
+    /// `idempotencyKey`: this upload's own, or `None` for the config's.
+    pub idempotency_key: Option<bool>,
+    /// `network`: this upload's own, or `None` for the config's.
+    pub network: Option<NetworkRequirement>,
 }
 
 /// What the caller found on disk at `file_path` when the command came in.
@@ -218,6 +224,135 @@ pub struct UploadRequest {
     pub notification_title: String,
     pub method: Method,
     pub body_format: BodyFormat,
+    /// Which answers end the upload as UPLOADED (resolved at acceptance:
+    /// the payload's, else the config's then in force).
+    pub status_policy: StatusPolicy,
+    /// `Idempotency-Key` of every attempt: drawn once, at acceptance, when
+    /// the upload (or the config) asked for one. A structured-field string
+    /// value, quotes included, as the IETF httpapi draft writes it.
+    pub idempotency_key: Option<String>,
+    /// Which networks the upload may use (resolved at acceptance).
+    pub network: NetworkRequirement,
+}
+
+impl UploadRequest {
+    /// The headers every attempt sends, in order: the app's, then the
+    /// upload's `Idempotency-Key` if it has one.
+    pub fn headers_to_send(&self) -> impl Iterator<Item = (&str, &str)> {
+        let key = self
+            .idempotency_key
+            .as_deref()
+            .map(|key| (crate::validate::IDEMPOTENCY_KEY_HEADER, key));
+        self.headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .chain(key)
+    }
+}
+
+/// Which HTTP answers end an upload as UPLOADED (`statusPolicy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StatusPolicy {
+    /// `"any"`, the reference's rule: any answer is UPLOADED.
+    #[default]
+    Any,
+    /// `"standard"`: 2xx is UPLOADED; 408, 425, 429, 500, 502, 503 and 504
+    /// are retried (counted, waiting at least what `Retry-After` says);
+    /// any other status is FAILED with `errorCode` = the status.
+    Standard,
+}
+
+/// What a [`StatusPolicy`] makes of one HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusVerdict {
+    Uploaded,
+    Retry,
+    Failed,
+}
+
+/// Statuses `"standard"` retries: the server may take the same request
+/// later (RFC 9110 and RFC 6585's transient answers).
+pub const RETRIED_STATUSES: [u16; 7] = [408, 425, 429, 500, 502, 503, 504];
+
+impl StatusPolicy {
+    /// The app's name of the policy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusPolicy::Any => "any",
+            StatusPolicy::Standard => "standard",
+        }
+    }
+
+    /// The policy an app's name names.
+    pub fn from_name(name: &str) -> Option<StatusPolicy> {
+        match name {
+            "any" => Some(StatusPolicy::Any),
+            "standard" => Some(StatusPolicy::Standard),
+            _ => None,
+        }
+    }
+
+    pub fn verdict(self, status: u16) -> StatusVerdict {
+        match self {
+            StatusPolicy::Any => StatusVerdict::Uploaded,
+            StatusPolicy::Standard if (200..300).contains(&status) => StatusVerdict::Uploaded,
+            StatusPolicy::Standard if RETRIED_STATUSES.contains(&status) => StatusVerdict::Retry,
+            StatusPolicy::Standard => StatusVerdict::Failed,
+        }
+    }
+}
+
+/// Which networks an upload may use (`network`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NetworkRequirement {
+    /// `"any"`: any reachable network.
+    #[default]
+    Any,
+    /// `"unmetered"`: Wi-Fi or Ethernet, never a metered (cellular,
+    /// hotspot) network. Until one is there the upload waits, spends no
+    /// attempt and holds no parallel slot.
+    Unmetered,
+}
+
+impl NetworkRequirement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkRequirement::Any => "any",
+            NetworkRequirement::Unmetered => "unmetered",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<NetworkRequirement> {
+        match name {
+            "any" => Some(NetworkRequirement::Any),
+            "unmetered" => Some(NetworkRequirement::Unmetered),
+            _ => None,
+        }
+    }
+
+    /// Whether a network in `state` will do.
+    pub fn is_met_by(self, state: NetworkState) -> bool {
+        state.reachable && (self == NetworkRequirement::Any || !state.metered)
+    }
+}
+
+/// The host's view of the network: reachable, and whether it is metered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NetworkState {
+    pub reachable: bool,
+    pub metered: bool,
+}
+
+impl NetworkState {
+    /// A reachable unmetered network (the desktop's usual one).
+    pub const UNMETERED: NetworkState = NetworkState {
+        reachable: true,
+        metered: false,
+    };
+    pub const UNREACHABLE: NetworkState = NetworkState {
+        reachable: false,
+        metered: false,
+    };
 }
 
 /// Which process owns a running transfer.
@@ -233,8 +368,9 @@ pub enum TransferOwnership {
     Os,
 }
 
-/// Retry policy for transport errors. Any HTTP response ends an upload; only
-/// transport errors (no response) are retried.
+/// Retry policy: transport errors (no response) are retried, and, under
+/// [`StatusPolicy::Standard`], the transient statuses; both count against
+/// `max_attempts`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetryPolicy {
     /// Attempts that may fail with a transport error before the upload is
@@ -282,6 +418,12 @@ pub struct Config {
     pub parallel_uploads_limit: u32,
     pub retry: RetryPolicy,
     pub progress: ProgressThrottle,
+    /// Default `statusPolicy` of uploads started from here on.
+    pub status_policy: StatusPolicy,
+    /// Default `idempotencyKey` of uploads started from here on.
+    pub idempotency_key: bool,
+    /// Default `network` of uploads started from here on.
+    pub network: NetworkRequirement,
 }
 
 impl Default for Config {
@@ -290,6 +432,9 @@ impl Default for Config {
             parallel_uploads_limit: DEFAULT_PARALLEL_UPLOADS_LIMIT,
             retry: RetryPolicy::default(),
             progress: ProgressThrottle::default(),
+            status_policy: StatusPolicy::Any,
+            idempotency_key: false,
+            network: NetworkRequirement::Any,
         }
     }
 }
@@ -350,16 +495,18 @@ impl Default for Limits {
 /// configures with `init`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
-    /// Seed of the retry jitter. The same seed and inputs give the same
-    /// outputs.
+    /// Seed of the retry jitter and of idempotency keys. The same seed
+    /// and inputs give the same outputs. Every process must bring a new
+    /// one (the hosts draw it from the OS): keys drawn from a repeated
+    /// seed would repeat.
     pub seed: u64,
     pub ownership: TransferOwnership,
     pub limits: Limits,
-    /// Whether the network is reachable when the machine is built. A host
-    /// that knows it is offline (or a process that only enqueues, such as
-    /// `bgupload add`) passes `false`: nothing starts until
-    /// `Input::NetworkChanged { reachable: true }`.
-    pub network_reachable: bool,
+    /// The network when the machine is built. A host that knows it is
+    /// offline (or a process that only enqueues, such as `bgupload add`)
+    /// passes [`NetworkState::UNREACHABLE`]: nothing starts until an
+    /// `Input::NetworkChanged` says it is reachable.
+    pub network: NetworkState,
 }
 
 impl Options {
@@ -368,7 +515,7 @@ impl Options {
             seed,
             ownership: TransferOwnership::Engine,
             limits: Limits::default(),
-            network_reachable: true,
+            network: NetworkState::UNMETERED,
         }
     }
 }

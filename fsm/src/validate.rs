@@ -39,10 +39,15 @@ pub const DEFAULT_NOTIFICATION_TITLE: &str = "Uploading files";
 
 /// Checks a payload against the reference plugin's rules and this engine's
 /// limits. `file` is what the caller found at `file_path`.
+/// `defaults` is the config in force: its `statusPolicy`, `network` and
+/// `idempotencyKey` apply where the payload gives none. The request comes
+/// back without its idempotency key: the machine draws one when
+/// [`wants_idempotency_key`].
 pub fn upload_request(
     payload: &UploadPayload,
     file: FileCheck,
     limits: &Limits,
+    defaults: &Config,
 ) -> Result<UploadRequest, Rejection> {
     let id_text = match payload.id.as_deref() {
         None | Some("") => return Err(Rejection::reference(None, MSG_ID_REQUIRED)),
@@ -119,7 +124,9 @@ pub fn upload_request(
             )));
         }
     };
-    check_headers(&payload.headers, payload.body_format, limits).map_err(invalid)?;
+    check_headers(&payload.headers, payload.body_format, limits).map_err(&invalid)?;
+    check_idempotency_header(&payload.headers, wants_idempotency_key(payload, defaults))
+        .map_err(&invalid)?;
     check_parameters(&payload.parameters, limits).map_err(invalid)?;
 
     Ok(UploadRequest {
@@ -132,7 +139,48 @@ pub fn upload_request(
         notification_title,
         method,
         body_format: payload.body_format,
+        status_policy: payload.status_policy.unwrap_or(defaults.status_policy),
+        idempotency_key: None,
+        network: payload.network.unwrap_or(defaults.network),
     })
+}
+
+/// Whether an upload carries an `Idempotency-Key`: its own
+/// `idempotencyKey`, else the config's.
+pub fn wants_idempotency_key(payload: &UploadPayload, defaults: &Config) -> bool {
+    payload.idempotency_key.unwrap_or(defaults.idempotency_key)
+}
+
+/// Checks the headers of an `updateHeaders(id, headers)` for `request`,
+/// by the rules of `startUpload`'s (and, when the upload sends its own
+/// `Idempotency-Key`, without one of the app's).
+pub fn replacement_headers(
+    headers: &[(String, String)],
+    request: &UploadRequest,
+    limits: &Limits,
+) -> Result<(), String> {
+    check_headers(headers, request.body_format, limits)?;
+    check_idempotency_header(headers, request.idempotency_key.is_some())
+}
+
+/// The header an upload's idempotency key travels in.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
+/// With a key of the engine's, the app's own `Idempotency-Key` would
+/// send two.
+pub fn check_idempotency_header(
+    headers: &[(String, String)],
+    engine_sends_one: bool,
+) -> Result<(), String> {
+    let given = headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case(IDEMPOTENCY_KEY_HEADER));
+    if engine_sends_one && given {
+        return Err(format!(
+            "header {IDEMPOTENCY_KEY_HEADER:?} is set by the uploader when idempotencyKey is true"
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a host may look `path` up on its file system for a

@@ -13,8 +13,9 @@
 mod support;
 
 use bgupload_fsm::{
-    Config, EventId, FileCheck, Options, ProgressThrottle, RetryPolicy, StorageSpace,
-    TransferOwnership, TransferReport, UploadId, UploadPayload,
+    Config, EventId, FileCheck, NetworkRequirement, NetworkState, Options, ProgressThrottle,
+    RetryPolicy, StatusPolicy, StorageSpace, TransferOwnership, TransferReport, UploadId,
+    UploadPayload,
 };
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
@@ -32,18 +33,58 @@ struct Model {
 
 #[derive(Clone, Debug)]
 enum Step {
-    Init { limit: u32, max_attempts: u32 },
-    Start { id: u8, variant: u8 },
-    Remove { id: u8 },
-    Acknowledge { pick: usize },
+    Init {
+        limit: u32,
+        max_attempts: u32,
+        defaults: u8,
+    },
+    Start {
+        id: u8,
+        variant: u8,
+    },
+    Remove {
+        id: u8,
+    },
+    Pause {
+        id: u8,
+    },
+    Resume {
+        id: u8,
+    },
+    UpdateHeaders {
+        id: u8,
+        valid: bool,
+    },
+    Acknowledge {
+        pick: usize,
+    },
     Destroy,
-    Network { reachable: bool },
-    Storage { space: u8 },
-    Respond { pick: usize, status: u16 },
-    Fail { pick: usize, retryable: bool },
-    Progress { pick: usize, permille: u16 },
-    Advance { millis: u64 },
-    AutoSync { on: bool },
+    Network {
+        reachable: bool,
+        metered: bool,
+    },
+    Storage {
+        space: u8,
+    },
+    Respond {
+        pick: usize,
+        status: u16,
+        retry_after_millis: Option<u64>,
+    },
+    Fail {
+        pick: usize,
+        retryable: bool,
+    },
+    Progress {
+        pick: usize,
+        permille: u16,
+    },
+    Advance {
+        millis: u64,
+    },
+    AutoSync {
+        on: bool,
+    },
     Sync,
     Kill,
 }
@@ -67,15 +108,22 @@ impl ReferenceStateMachine for Model {
 
     fn transitions(_state: &Model) -> BoxedStrategy<Step> {
         prop_oneof![
-            1 => (0u32..5, 1u32..4).prop_map(|(limit, max_attempts)| Step::Init { limit, max_attempts }),
-            6 => (0..ID_POOL, 0u8..8).prop_map(|(id, variant)| Step::Start { id, variant }),
+            1 => (0u32..5, 1u32..4, 0u8..8).prop_map(|(limit, max_attempts, defaults)| Step::Init { limit, max_attempts, defaults }),
+            6 => (0..ID_POOL, 0u8..12).prop_map(|(id, variant)| Step::Start { id, variant }),
             2 => (0..ID_POOL).prop_map(|id| Step::Remove { id }),
+            2 => (0..ID_POOL).prop_map(|id| Step::Pause { id }),
+            2 => (0..ID_POOL).prop_map(|id| Step::Resume { id }),
+            1 => (0..ID_POOL, any::<bool>()).prop_map(|(id, valid)| Step::UpdateHeaders { id, valid }),
             3 => any::<usize>().prop_map(|pick| Step::Acknowledge { pick }),
             1 => Just(Step::Destroy),
-            1 => any::<bool>().prop_map(|reachable| Step::Network { reachable }),
+            2 => (any::<bool>(), any::<bool>()).prop_map(|(reachable, metered)| Step::Network { reachable, metered }),
             1 => (0u8..3).prop_map(|space| Step::Storage { space }),
-            5 => (any::<usize>(), prop_oneof![Just(200u16), Just(201), Just(413), Just(500)])
-                .prop_map(|(pick, status)| Step::Respond { pick, status }),
+            5 => (
+                any::<usize>(),
+                prop_oneof![Just(200u16), Just(201), Just(404), Just(413), Just(429), Just(500), Just(503)],
+                prop_oneof![Just(None), (0u64..10_000).prop_map(Some), Just(Some(u64::MAX))],
+            )
+                .prop_map(|(pick, status, retry_after_millis)| Step::Respond { pick, status, retry_after_millis }),
             3 => (any::<usize>(), any::<bool>()).prop_map(|(pick, retryable)| Step::Fail { pick, retryable }),
             4 => (any::<usize>(), 0u16..=1000).prop_map(|(pick, permille)| Step::Progress { pick, permille }),
             3 => prop_oneof![Just(1u64), 0u64..2_000, 0u64..20 * 60 * 1_000]
@@ -120,6 +168,7 @@ impl StateMachineTest for MachineUnderTest {
             Step::Init {
                 limit,
                 max_attempts,
+                defaults,
             } => {
                 world.init(Config {
                     parallel_uploads_limit: limit,
@@ -129,6 +178,15 @@ impl StateMachineTest for MachineUnderTest {
                         max_backoff_millis: 5_000,
                     },
                     progress: ProgressThrottle::default(),
+                    status_policy: match defaults & 1 {
+                        0 => StatusPolicy::Any,
+                        _ => StatusPolicy::Standard,
+                    },
+                    idempotency_key: defaults & 2 != 0,
+                    network: match defaults & 4 {
+                        0 => NetworkRequirement::Any,
+                        _ => NetworkRequirement::Unmetered,
+                    },
                 });
             }
             Step::Start { id, variant } => {
@@ -150,12 +208,59 @@ impl StateMachineTest for MachineUnderTest {
                         },
                         FILE_OK,
                     ),
+                    8 => (
+                        UploadPayload {
+                            network: Some(NetworkRequirement::Unmetered),
+                            ..payload(&text)
+                        },
+                        FILE_OK,
+                    ),
+                    9 => (
+                        UploadPayload {
+                            status_policy: Some(StatusPolicy::Standard),
+                            ..payload(&text)
+                        },
+                        FILE_OK,
+                    ),
+                    10 => (
+                        UploadPayload {
+                            idempotency_key: Some(true),
+                            ..payload(&text)
+                        },
+                        FILE_OK,
+                    ),
+                    11 => (
+                        // Refused: the app's own key beside the engine's.
+                        UploadPayload {
+                            idempotency_key: Some(true),
+                            headers: vec![("idempotency-key".to_owned(), "\"k\"".to_owned())],
+                            ..payload(&text)
+                        },
+                        FILE_OK,
+                    ),
                     _ => (payload(&text), FILE_OK),
                 };
                 world.start(payload, file);
             }
             Step::Remove { id } => {
                 world.remove(&app_id(id));
+            }
+            Step::Pause { id } => {
+                world.pause(&app_id(id));
+            }
+            Step::Resume { id } => {
+                world.resume(&app_id(id));
+            }
+            Step::UpdateHeaders { id, valid } => {
+                let value = if valid {
+                    "Bearer fresh"
+                } else {
+                    "bad\r\nvalue"
+                };
+                world.update_headers(
+                    &app_id(id),
+                    vec![("Authorization".to_owned(), value.to_owned())],
+                );
             }
             Step::Acknowledge { pick: index } => {
                 let event_id = pick(&world.unacknowledged(), index).unwrap_or(EventId(u64::MAX));
@@ -164,7 +269,9 @@ impl StateMachineTest for MachineUnderTest {
             Step::Destroy => {
                 world.destroy();
             }
-            Step::Network { reachable } => world.network(reachable),
+            Step::Network { reachable, metered } => {
+                world.network_state(NetworkState { reachable, metered });
+            }
             Step::Storage { space } => world.storage(match space {
                 0 => StorageSpace::Available,
                 1 => StorageSpace::ReserveOnly,
@@ -173,9 +280,10 @@ impl StateMachineTest for MachineUnderTest {
             Step::Respond {
                 pick: index,
                 status,
+                retry_after_millis,
             } => {
                 if let Some(id) = pick(&transfer_ids(&world), index) {
-                    world.respond(&id, status, "{\"ok\":true}");
+                    world.respond_retry_after(&id, status, "{\"ok\":true}", retry_after_millis);
                 }
             }
             Step::Fail {

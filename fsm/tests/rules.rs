@@ -317,6 +317,7 @@ fn response_body_is_kept_up_to_the_limit_and_says_so() {
             status: 201,
             body: "ééééé-and-more".as_bytes().to_vec(),
             truncated: false,
+            retry_after_millis: None,
         },
     );
     let Outcome::Uploaded {
@@ -336,6 +337,7 @@ fn response_body_is_kept_up_to_the_limit_and_says_so() {
             status: 200,
             body: vec![0xff, 0xfe, b'o', b'k'],
             truncated: false,
+            retry_after_millis: None,
         },
     );
     let Outcome::Uploaded {
@@ -499,6 +501,7 @@ fn a_report_for_a_cancelled_or_old_attempt_is_ignored() {
             status: 201,
             body: Vec::new(),
             truncated: false,
+            retry_after_millis: None,
         },
     }));
     assert!(world.terminal_events().is_empty(), "stale response ignored");
@@ -752,6 +755,7 @@ fn relaunch_reconciles_os_owned_transfers_with_a_bounded_wait() {
             status: 201,
             body: b"done".to_vec(),
             truncated: false,
+            retry_after_millis: None,
         },
     }));
     assert_eq!(world.terminal_events().len(), 1);
@@ -855,7 +859,7 @@ fn time_is_an_input_and_never_goes_back() {
 #[test]
 fn a_machine_built_offline_starts_nothing_until_the_network_is_up() {
     let mut options = Options::new(1);
-    options.network_reachable = false;
+    options.network = bgupload_fsm::NetworkState::UNREACHABLE;
     let mut world = World::new(options);
     world.init_limit(2);
     world.start_id(&uuid(1));
@@ -907,6 +911,7 @@ fn an_attempt_that_reported_its_end_is_not_cancelled() {
                 status: 201,
                 body: Vec::new(),
                 truncated: false,
+                retry_after_millis: None,
             },
         }),
     );
@@ -1023,6 +1028,7 @@ fn an_upload_out_of_attempt_numbers_ends_failed_instead_of_reusing_one() {
             status: 201,
             body: b"late".to_vec(),
             truncated: false,
+            retry_after_millis: None,
         },
     );
     assert_eq!(world.terminal_events().len(), 1);

@@ -636,11 +636,16 @@ fn upload_record() -> UploadRecord {
             notification_title: "Uploading files".into(),
             method: Method::Put,
             body_format: BodyFormat::Raw,
+            status_policy: bgupload_fsm::StatusPolicy::Any,
+            idempotency_key: None,
+            network: bgupload_fsm::NetworkRequirement::Any,
         },
         sequence: 7,
         last_attempt: Some(Attempt(3)),
         in_flight: true,
         counted_failures: 2,
+        paused: false,
+        file_size: 0,
     }
 }
 

@@ -482,6 +482,9 @@ fn load_stored(world: &mut World, checker: &mut Checker, stored: &StoredState) -
                 Method::Post
             },
             body_format: BodyFormat::Multipart,
+            status_policy: bgupload_fsm::StatusPolicy::Any,
+            idempotency_key: None,
+            network: bgupload_fsm::NetworkRequirement::Any,
         };
         let record = UploadRecord {
             request,
@@ -489,6 +492,8 @@ fn load_stored(world: &mut World, checker: &mut Checker, stored: &StoredState) -
             last_attempt: upload.last_attempt.map(Attempt),
             in_flight: upload.in_flight,
             counted_failures: u32::from(upload.counted_failures),
+            paused: false,
+            file_size: 0,
         };
         disk.uploads.insert(id, record);
     }

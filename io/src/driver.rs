@@ -8,11 +8,13 @@
 //! `Store::apply` (one fsync).
 
 use crate::clock::Clock;
+use crate::listing::{UploadListing, listing};
 use crate::transport::{ProgressSink, Transport};
 use bgupload_fsm::validate;
 use bgupload_fsm::{
     Attempt, AttemptReport, CommandId, Config, Effect, ErrorCode, Event, EventId, FileCheck, Input,
-    Machine, Options, Rejection, StorageSpace, TransferReport, UploadId, UploadPayload,
+    Machine, NetworkState, Options, Rejection, StorageSpace, TransferReport, UploadId,
+    UploadPayload,
 };
 use bgupload_persistence::{Store, StoreError};
 use futures_util::FutureExt;
@@ -108,9 +110,23 @@ enum Request {
     Destroy {
         reply: Reply,
     },
-    NetworkChanged {
-        reachable: bool,
+    PauseUpload {
+        upload_id: String,
+        reply: Reply,
     },
+    ResumeUpload {
+        upload_id: String,
+        reply: Reply,
+    },
+    UpdateHeaders {
+        upload_id: String,
+        headers: Vec<(String, String)>,
+        reply: Reply,
+    },
+    ListUploads {
+        reply: oneshot::Sender<UploadListing>,
+    },
+    NetworkChanged(NetworkState),
     /// A report from a transfer the host owns (iOS background session).
     HostReport(AttemptReport),
     Shutdown {
@@ -221,10 +237,59 @@ impl Engine {
         self.ask(|reply| Request::Destroy { reply }).await
     }
 
-    /// The host's network reachability changed.
-    pub async fn set_network_reachable(&self, reachable: bool) -> Result<(), CommandError> {
+    /// `pauseUpload(id)`: returns once the pause is durable.
+    pub async fn pause_upload(&self, upload_id: &str) -> Result<(), CommandError> {
+        let upload_id = upload_id.to_owned();
+        self.ask(|reply| Request::PauseUpload { upload_id, reply })
+            .await
+    }
+
+    /// `resumeUpload(id)`: returns once the upload is queued again, durably.
+    pub async fn resume_upload(&self, upload_id: &str) -> Result<(), CommandError> {
+        let upload_id = upload_id.to_owned();
+        self.ask(|reply| Request::ResumeUpload { upload_id, reply })
+            .await
+    }
+
+    /// `updateHeaders(id, headers)`: returns once the new headers are
+    /// durable; every later attempt sends them.
+    pub async fn update_headers(
+        &self,
+        upload_id: &str,
+        headers: Vec<(String, String)>,
+    ) -> Result<(), CommandError> {
+        let upload_id = upload_id.to_owned();
+        self.ask(|reply| Request::UpdateHeaders {
+            upload_id,
+            headers,
+            reply,
+        })
+        .await
+    }
+
+    /// `getUploads()`: every unfinished upload, as the machine sees it now.
+    pub async fn uploads(&self) -> Result<UploadListing, CommandError> {
+        let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request::NetworkChanged { reachable })
+            .send(Request::ListUploads { reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
+    }
+
+    /// The host's network reachability changed (an unmetered network).
+    pub async fn set_network_reachable(&self, reachable: bool) -> Result<(), CommandError> {
+        self.set_network(NetworkState {
+            reachable,
+            metered: false,
+        })
+        .await
+    }
+
+    /// The host's view of the network changed: reachable, and metered.
+    pub async fn set_network(&self, network: NetworkState) -> Result<(), CommandError> {
+        self.requests
+            .send(Request::NetworkChanged(network))
             .await
             .map_err(|_| stopped())
     }
@@ -455,8 +520,32 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
                 let command = self.command(reply);
                 self.input(Input::Destroy { command });
             }
-            Request::NetworkChanged { reachable } => {
-                self.input(Input::NetworkChanged { reachable });
+            Request::PauseUpload { upload_id, reply } => {
+                let command = self.command(reply);
+                self.input(Input::PauseUpload { command, upload_id });
+            }
+            Request::ResumeUpload { upload_id, reply } => {
+                let command = self.command(reply);
+                self.input(Input::ResumeUpload { command, upload_id });
+            }
+            Request::UpdateHeaders {
+                upload_id,
+                headers,
+                reply,
+            } => {
+                let command = self.command(reply);
+                self.input(Input::UpdateHeaders {
+                    command,
+                    upload_id,
+                    headers,
+                });
+            }
+            Request::ListUploads { reply } => {
+                let now = self.clock.now();
+                let _ = reply.send(listing(&self.machine, now, std::time::SystemTime::now()));
+            }
+            Request::NetworkChanged(network) => {
+                self.input(Input::NetworkChanged(network));
             }
             Request::HostReport(report) => self.handle_report(report),
             Request::Shutdown { reply } => return Flow::Stop(Some(reply)),
@@ -607,7 +696,8 @@ impl<S: Store + 'static, T: Transport> Driver<S, T> {
     /// network, storage and callback of the one it replaces.
     fn rebuild_machine(&mut self, recovered: bgupload_fsm::Recovered, space: StorageSpace) {
         let mut options = self.options.machine;
-        options.network_reachable = self.machine.is_network_reachable();
+        options.network = self.machine.network();
+        options.seed = self.machine.successor_seed();
         // The app's newest init (its answer was an error, but the app
         // meant it), else the callback attached.
         let offered = std::mem::take(&mut self.offered_sinks)

@@ -53,6 +53,22 @@ pub fn event_to_json(event: &Event) -> Value {
                     object.insert("error".into(), Value::from(error.as_str()));
                     object.insert("errorCode".into(), Value::from(*error_code));
                 }
+                // `statusPolicy: "standard"`: FAILED, with the answer kept
+                // as UPLOADED keeps it.
+                Outcome::FailedByServer {
+                    error,
+                    status_code,
+                    server_response,
+                    response_truncated: _,
+                } => {
+                    object.insert("error".into(), Value::from(error.as_str()));
+                    object.insert("errorCode".into(), Value::from(*status_code));
+                    object.insert("statusCode".into(), Value::from(*status_code));
+                    object.insert(
+                        "serverResponse".into(),
+                        Value::from(server_response.as_str()),
+                    );
+                }
             }
         }
         Event::Rejected(rejection) => {

@@ -13,13 +13,16 @@
 pub mod clock;
 pub mod driver;
 pub mod event_json;
+pub mod listing;
 pub mod multipart;
 pub mod panic;
+pub mod retry_after;
 pub mod seed;
 pub mod transport;
 
 pub use driver::{CommandError, Engine, EngineError, EngineOptions, EventSink, StoreCalls};
 pub use event_json::event_to_json;
+pub use listing::{ListedUpload, UploadListing};
 pub use panic::panic_message;
 pub use seed::fresh_seed;
 pub use transport::{HttpConfig, HttpTransport, Transport};

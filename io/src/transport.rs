@@ -249,8 +249,8 @@ fn request_builder(
         .headers
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
-    for (name, value) in &request.headers {
-        builder = builder.header(name.as_str(), value.as_str());
+    for (name, value) in request.headers_to_send() {
+        builder = builder.header(name, value);
     }
     if !user_sets_content_type {
         builder = builder.header(reqwest::header::CONTENT_TYPE, content_type.to_owned());
@@ -308,6 +308,8 @@ async fn exchange(
     };
     activity.touch();
     let status = response.status().as_u16();
+    let retry_after_millis =
+        crate::retry_after::from_headers(response.headers(), std::time::SystemTime::now());
     let read = tokio::time::timeout(
         config.response_timeout,
         read_limited(response, config.max_response_bytes, activity),
@@ -317,6 +319,7 @@ async fn exchange(
             status,
             body,
             truncated,
+            retry_after_millis,
         },
         Ok(Err(error)) => request_failure(&error),
         Err(_elapsed) => TransferReport::failed(

@@ -76,6 +76,7 @@ impl Transport for TestTransport {
                 status: 201,
                 body: b"ok".to_vec(),
                 truncated: false,
+                retry_after_millis: None,
             }
         }
     }

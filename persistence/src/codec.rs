@@ -3,19 +3,25 @@
 //! shows up in the simulator as well as on disk.
 //!
 //! Layout (one keyspace per [`Space`]):
-//! - `uploads`: key = the upload id's UTF-8 bytes; value = version byte 1 +
-//!   postcard [`UploadRecord`], or version byte 0 + postcard
-//!   [`LegacyUploadV0`] (the previous format, migrated on load).
+//! - `uploads`: key = the upload id's UTF-8 bytes; value = version byte 2 +
+//!   postcard [`UploadRecord`]; or version byte 1 + postcard
+//!   [`UploadRecordV1`] (before queue control, read as today's record);
+//!   or version byte 0 + postcard [`LegacyUploadV0`] (the first format,
+//!   migrated on load to a FAILED 500 event).
 //! - `events`: key = the event id as a big-endian `u64` (key order is
-//!   delivery order); value = version byte 1 + postcard [`TerminalEvent`].
-//! - `meta`: key [`META_KEY`] = version byte 1 + postcard [`Meta`]; key
-//!   [`FORMAT_KEY`] = version byte 1 + postcard `u32` store format.
+//!   delivery order); value = version byte 2 (or 1: the same encoding,
+//!   [`bgupload_fsm::Outcome`] only gained a last variant) + postcard
+//!   [`TerminalEvent`].
+//! - `meta`: key [`META_KEY`] = version byte 2 + postcard [`Meta`] (or 1 +
+//!   [`MetaV1`]); key [`FORMAT_KEY`] = version byte 2 (or 1) + postcard
+//!   `u32` store format.
 //!
 //! Decoding is strict: an unknown version byte, damaged bytes, trailing
 //! bytes, a record whose id does not match its key, or an unknown meta key
 //! is a [`StoreError::Decode`] naming the keyspace and the key.
 
 use crate::error::StoreError;
+use crate::record_v1::{MetaV1, UploadRecordV1};
 use bgupload_fsm::{
     Batch, Change, EventId, LegacyUpload, Meta, Recovered, TerminalEvent, UploadId, UploadRecord,
 };
@@ -23,7 +29,9 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::fmt::Write as _;
 
 /// Version byte of every record this build writes.
-pub const RECORD_VERSION: u8 = 1;
+pub const RECORD_VERSION: u8 = 2;
+/// Version byte of the records before queue control (read, never written).
+pub const V1_RECORD_VERSION: u8 = 1;
 /// Version byte of the previous format's upload record ([`LegacyUploadV0`]).
 pub const LEGACY_RECORD_VERSION: u8 = 0;
 /// Store format written under [`FORMAT_KEY`]. Format 0 is a store from
@@ -253,8 +261,11 @@ pub fn decode_record(space: Space, key: &[u8], value: &[u8]) -> Result<Record, S
         return Err(fail("empty value (no version byte)".to_owned()));
     };
     match (space, version) {
-        (Space::Uploads, RECORD_VERSION) => {
-            let record: UploadRecord = body_of(body).map_err(fail)?;
+        (Space::Uploads, RECORD_VERSION | V1_RECORD_VERSION) => {
+            let record: UploadRecord = match version {
+                RECORD_VERSION => body_of(body).map_err(fail)?,
+                _ => body_of::<UploadRecordV1>(body).map_err(fail)?.into(),
+            };
             if record.request.id.as_str().as_bytes() != key {
                 return Err(fail(format!(
                     "record holds upload id {:?}, not its key",
@@ -274,7 +285,7 @@ pub fn decode_record(space: Space, key: &[u8], value: &[u8]) -> Result<Record, S
             }
             Ok(Record::Legacy(LegacyUpload { id: record.id }))
         }
-        (Space::Events, RECORD_VERSION) => {
+        (Space::Events, RECORD_VERSION | V1_RECORD_VERSION) => {
             let Ok(key_bytes) = <[u8; EVENT_KEY_BYTES]>::try_from(key) else {
                 return Err(fail(format!(
                     "event key of {} bytes, not {EVENT_KEY_BYTES}",
@@ -291,21 +302,26 @@ pub fn decode_record(space: Space, key: &[u8], value: &[u8]) -> Result<Record, S
             bgupload_fsm::check_event(&event).map_err(fail)?;
             Ok(Record::Event(event))
         }
-        (Space::Meta, RECORD_VERSION) if key == META_KEY => {
-            let meta: Meta = body_of(body).map_err(fail)?;
+        (Space::Meta, RECORD_VERSION | V1_RECORD_VERSION) if key == META_KEY => {
+            let meta: Meta = match version {
+                RECORD_VERSION => body_of(body).map_err(fail)?,
+                _ => body_of::<MetaV1>(body).map_err(fail)?.into(),
+            };
             meta.check().map_err(fail)?;
             Ok(Record::Meta(meta))
         }
-        (Space::Meta, RECORD_VERSION) if key == FORMAT_KEY => {
+        (Space::Meta, RECORD_VERSION | V1_RECORD_VERSION) if key == FORMAT_KEY => {
             Ok(Record::Format(body_of(body).map_err(fail)?))
         }
-        (Space::Meta, RECORD_VERSION) => Err(fail("unknown meta key".to_owned())),
+        (Space::Meta, RECORD_VERSION | V1_RECORD_VERSION) => {
+            Err(fail("unknown meta key".to_owned()))
+        }
         (_, version) => Err(fail(format!(
             "unknown record version {version} (this build reads {})",
             if space == Space::Uploads {
-                "0 and 1"
+                "0, 1 and 2"
             } else {
-                "1"
+                "1 and 2"
             }
         ))),
     }
@@ -381,11 +397,16 @@ mod tests {
                 notification_title: "Uploading files".into(),
                 method: Method::Put,
                 body_format: BodyFormat::Raw,
+                status_policy: bgupload_fsm::StatusPolicy::Any,
+                idempotency_key: None,
+                network: bgupload_fsm::NetworkRequirement::Any,
             },
             sequence: 7,
             last_attempt: Some(Attempt(3)),
             in_flight: true,
             counted_failures: 2,
+            paused: false,
+            file_size: 0,
         }
     }
 
@@ -515,6 +536,53 @@ mod tests {
         let (_, key, reason) = decode_error(Space::Events, &5u64.to_be_bytes(), &[0, 1, 2]);
         assert_eq!(key, "5");
         assert!(reason.contains("unknown record version 0"), "{reason}");
+    }
+
+    #[test]
+    fn version_1_records_read_as_todays_with_the_behaviour_they_had() {
+        use crate::record_v1::{ConfigV1, UploadRequestV1};
+        let today = upload(ID);
+        let old = UploadRecordV1 {
+            request: UploadRequestV1 {
+                id: today.request.id.clone(),
+                file_path: today.request.file_path.clone(),
+                file_key: today.request.file_key.clone(),
+                server_url: today.request.server_url.clone(),
+                headers: today.request.headers.clone(),
+                parameters: today.request.parameters.clone(),
+                notification_title: today.request.notification_title.clone(),
+                method: today.request.method,
+                body_format: today.request.body_format,
+            },
+            sequence: today.sequence,
+            last_attempt: today.last_attempt,
+            in_flight: today.in_flight,
+            counted_failures: today.counted_failures,
+        };
+        let bytes = versioned("upload", V1_RECORD_VERSION, &old).unwrap();
+        let decoded = decode_record(Space::Uploads, ID.as_bytes(), &bytes).unwrap();
+        assert_eq!(decoded, Record::Upload(today));
+        let config = Config {
+            parallel_uploads_limit: 3,
+            ..Config::default()
+        };
+        let old_meta = MetaV1 {
+            next_event_id: 9,
+            config: ConfigV1 {
+                parallel_uploads_limit: 3,
+                retry: config.retry,
+                progress: config.progress,
+            },
+        };
+        let bytes = versioned("meta", V1_RECORD_VERSION, &old_meta).unwrap();
+        let decoded = decode_record(Space::Meta, META_KEY, &bytes).unwrap();
+        assert_eq!(
+            decoded,
+            Record::Meta(Meta {
+                next_event_id: 9,
+                config
+            })
+        );
     }
 
     #[test]

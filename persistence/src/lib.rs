@@ -29,7 +29,9 @@
 //!
 //! ## Format ([`codec`])
 //! Postcard values behind a version byte (current [`codec::RECORD_VERSION`]
-//! = 1). Format 0, the previous one, stored uploads as
+//! = 2). Version 1 records (before queue control) are read as today's
+//! ([`record_v1`]: the reference's status rule, no key, any network).
+//! Format 0, the first one, stored uploads as
 //! [`codec::LegacyUploadV0`]; they load as [`Recovered::legacy_uploads`],
 //! which the machine fails with `errorCode` 500 and deletes. A newer store
 //! format is refused ([`StoreError::UnsupportedFormat`]).
@@ -51,6 +53,7 @@ mod error;
 mod fjall_store;
 mod group;
 mod private_dir;
+pub mod record_v1;
 mod reserve;
 mod sim_store;
 

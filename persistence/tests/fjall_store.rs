@@ -33,11 +33,16 @@ fn upload(n: u64) -> UploadRecord {
             notification_title: "Uploading files".into(),
             method: Method::Post,
             body_format: BodyFormat::Multipart,
+            status_policy: bgupload_fsm::StatusPolicy::Any,
+            idempotency_key: None,
+            network: bgupload_fsm::NetworkRequirement::Any,
         },
         sequence: n,
         last_attempt: None,
         in_flight: false,
         counted_failures: 0,
+        paused: false,
+        file_size: 0,
     }
 }
 

@@ -231,6 +231,20 @@ impl Checker {
                 ));
             }
         }
+        // With keys, one logical reception per upload.
+        let mut stored_per_key: BTreeMap<&str, u64> = BTreeMap::new();
+        for reception in server.receptions.iter().filter(|r| r.stored) {
+            if let Some(key) = &reception.key {
+                let copies = stored_per_key.entry(key).or_default();
+                *copies += 1;
+                if *copies == 2 {
+                    self.violation(format!(
+                        "idempotency: the server stored upload {} twice under key {key}",
+                        reception.upload_id
+                    ));
+                }
+            }
+        }
         for malformed in &server.malformed {
             self.violation(format!("malformed request body: {malformed}"));
         }

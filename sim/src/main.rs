@@ -81,6 +81,7 @@ fn main() -> ExitCode {
         totals.partitions += report.partitions;
         totals.failed_syncs += report.failed_syncs;
         totals.full_disks += report.full_disks;
+        totals.duplicates.add(report.duplicates);
         totals.events_consumed += report.events_consumed;
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -97,6 +98,14 @@ fn main() -> ExitCode {
         totals.events_consumed,
         failed.len(),
         count as f64 / seconds.max(f64::EPSILON)
+    );
+    let duplicates = totals.duplicates;
+    println!(
+        "duplicates at the server: without idempotency keys {} bodies received again, {} stored again | with keys {} received again, {} stored again",
+        duplicates.received_again_unkeyed,
+        duplicates.stored_again_unkeyed,
+        duplicates.received_again_keyed,
+        duplicates.stored_again_keyed,
     );
     if failed.is_empty() {
         ExitCode::SUCCESS

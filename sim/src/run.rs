@@ -36,6 +36,10 @@ pub struct SeedReport {
     pub failed_syncs: u64,
     /// Times the disk filled up.
     pub full_disks: u64,
+    /// Bodies the server received again for an upload it had received,
+    /// and copies it stored beyond the first: for uploads without and with
+    /// an idempotency key (with one, the server stores one copy).
+    pub duplicates: crate::wire::Duplicates,
     pub events_delivered: u64,
     pub events_consumed: u64,
     pub violations: Vec<String>,
@@ -98,6 +102,8 @@ struct Broken {
     offline: bool,
     /// The store's disk is full.
     disk_full: bool,
+    /// The host OS says the network is metered.
+    metered: bool,
 }
 
 /// The app host across a seed.
@@ -307,6 +313,10 @@ impl<'a> Run<'a> {
             broken.offline = !broken.offline;
             push_network_change(&self.shared, !broken.offline);
         }
+        if rng.chance(faults.metered_flip) {
+            broken.metered = !broken.metered;
+            self.shared.lock().network_metered = broken.metered;
+        }
         if rng.chance(faults.failing_sync) {
             self.shared.store.fail_next_syncs(1);
             self.report.failed_syncs += 1;
@@ -335,6 +345,9 @@ impl<'a> Run<'a> {
             .set_link_latency(APP, SERVER, Duration::from_millis(5));
         if broken.offline {
             push_network_change(&self.shared, true);
+        }
+        if broken.metered {
+            self.shared.lock().network_metered = false;
         }
         self.shared.store.fail_next_syncs(0);
         if broken.disk_full {
@@ -392,6 +405,7 @@ impl<'a> Run<'a> {
         report.events_delivered = state.checker.events_delivered;
         report.events_consumed = state.checker.events_consumed;
         report.trace_hash = state.checker.trace_hash;
+        report.duplicates = shared.server_log().duplicates();
         report
     }
 }

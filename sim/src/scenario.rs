@@ -54,6 +54,8 @@ pub struct Faults {
     pub heal: u64,
     pub latency_spike: u64,
     pub reachability_flip: u64,
+    /// The network turns metered, or unmetered again.
+    pub metered_flip: u64,
     pub failing_sync: u64,
     /// The disk fills up (healed like the network faults).
     pub disk_full: u64,
@@ -68,7 +70,7 @@ impl fmt::Display for Faults {
         write!(
             f,
             "targeted-kill {} partition {} oneway {} hold {} heal {} spike {} reachability {} \
-             failing-sync {} disk-full {} | server 5xx {} slow {} drop {} (per million)",
+             metered {} failing-sync {} disk-full {} | server 5xx {} slow {} drop {} (per million)",
             self.targeted_kill,
             self.partition,
             self.partition_oneway,
@@ -76,6 +78,7 @@ impl fmt::Display for Faults {
             self.heal,
             self.latency_spike,
             self.reachability_flip,
+            self.metered_flip,
             self.failing_sync,
             self.disk_full,
             self.server_error,
@@ -88,10 +91,35 @@ impl fmt::Display for Faults {
 /// One command the app issues at a planned time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    Start { id: String, path: String },
-    Remove { id: String },
+    Start {
+        id: String,
+        path: String,
+        choices: StartChoices,
+    },
+    Remove {
+        id: String,
+    },
+    Pause {
+        id: String,
+    },
+    Resume {
+        id: String,
+    },
     ReInit,
-    Network { reachable: bool },
+    Network {
+        reachable: bool,
+    },
+}
+
+/// What one upload asks for beyond the reference's payload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StartChoices {
+    /// `idempotencyKey: true`: the server dedupes its attempts.
+    pub keyed: bool,
+    /// `statusPolicy: "standard"`: the server's 503s are retried.
+    pub standard: bool,
+    /// `network: "unmetered"`: waits while the network is metered.
+    pub unmetered: bool,
 }
 
 /// Everything a seed decides before the run starts.
@@ -149,6 +177,68 @@ fn uuid_for(seed: u64, n: u64) -> String {
     )
 }
 
+/// Upload `n`: its file, its start (with what it asks for), and maybe a
+/// second start, a removal, or a pause and resume.
+fn plan_upload(
+    rng: &mut Rng,
+    seed: u64,
+    n: u64,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    plan: &mut Vec<(u64, Command)>,
+) {
+    let path = format!("/data/file-{n}.bin");
+    let length = rng.below(MAX_FILE_BYTES + 1);
+    let mut content = Vec::with_capacity(length as usize);
+    let mut bytes = Rng::new(seed ^ (n << 32));
+    while (content.len() as u64) < length {
+        content.extend_from_slice(&bytes.next_u64().to_le_bytes());
+    }
+    content.truncate(length as usize);
+    files.insert(path.clone(), content);
+    let id = app_id(seed, n);
+    let at = rng.below(FAULT_PHASE_MILLIS * 3 / 4);
+    let choices = StartChoices {
+        keyed: rng.chance(500_000),
+        standard: rng.chance(500_000),
+        unmetered: rng.chance(250_000),
+    };
+    plan.push((
+        at,
+        Command::Start {
+            id: id.clone(),
+            path: path.clone(),
+            choices,
+        },
+    ));
+    // A pause during the upload, resumed before the fault phase
+    // ends (and again at the end, should a kill lose the resume).
+    if rng.chance(200_000) {
+        let pause = at + rng.below(5_000);
+        let resume = pause + rng.range(100, 20_000);
+        plan.push((pause, Command::Pause { id: id.clone() }));
+        plan.push((
+            resume.min(FAULT_PHASE_MILLIS),
+            Command::Resume { id: id.clone() },
+        ));
+    }
+    // Races: the same id again soon after, removal during the upload.
+    if rng.chance(100_000) {
+        let again = at + rng.below(2_000);
+        plan.push((
+            again,
+            Command::Start {
+                id: id.clone(),
+                path,
+                choices,
+            },
+        ));
+    }
+    if rng.chance(150_000) {
+        let later = at + rng.below(10_000);
+        plan.push((later, Command::Remove { id }));
+    }
+}
+
 impl Scenario {
     pub fn draw(seed: u64, mode: Option<Mode>) -> Scenario {
         let mut rng = Rng::new(seed);
@@ -173,6 +263,7 @@ impl Scenario {
             heal: rate(40_000),
             latency_spike: rate(5_000),
             reachability_flip: rate(1_500),
+            metered_flip: rate(1_500),
             failing_sync: rate(1_000),
             disk_full: rate(1_000),
             server_error: rate(150_000),
@@ -183,39 +274,7 @@ impl Scenario {
         let mut files = BTreeMap::new();
         let mut plan = Vec::new();
         for n in 0..UPLOADS_PER_SEED as u64 {
-            let path = format!("/data/file-{n}.bin");
-            let length = rng.below(MAX_FILE_BYTES + 1);
-            let mut content = Vec::with_capacity(length as usize);
-            let mut bytes = Rng::new(seed ^ (n << 32));
-            while (content.len() as u64) < length {
-                content.extend_from_slice(&bytes.next_u64().to_le_bytes());
-            }
-            content.truncate(length as usize);
-            files.insert(path.clone(), content);
-            let id = app_id(seed, n);
-            let at = rng.below(FAULT_PHASE_MILLIS * 3 / 4);
-            plan.push((
-                at,
-                Command::Start {
-                    id: id.clone(),
-                    path: path.clone(),
-                },
-            ));
-            // Races: the same id again soon after, removal during the upload.
-            if rng.chance(100_000) {
-                let again = at + rng.below(2_000);
-                plan.push((
-                    again,
-                    Command::Start {
-                        id: id.clone(),
-                        path,
-                    },
-                ));
-            }
-            if rng.chance(150_000) {
-                let later = at + rng.below(10_000);
-                plan.push((later, Command::Remove { id }));
-            }
+            plan_upload(&mut rng, seed, n, &mut files, &mut plan);
         }
         // A start whose file does not exist: refused, nothing stored.
         plan.push((
@@ -223,6 +282,7 @@ impl Scenario {
             Command::Start {
                 id: app_id(seed, 999),
                 path: "/data/missing.bin".to_owned(),
+                choices: StartChoices::default(),
             },
         ));
         for _ in 0..rng.range(0, 3) {

@@ -84,8 +84,8 @@ fn http_request<P: Fn(u64, u64) + Send + Sync + 'static>(
         .header(hyper::header::HOST, SERVER_HOST)
         .header(hyper::header::CONTENT_TYPE, body.content_type())
         .header(hyper::header::CONTENT_LENGTH, total);
-    for (name, value) in &request.headers {
-        builder = builder.header(name.as_str(), value.as_str());
+    for (name, value) in request.headers_to_send() {
+        builder = builder.header(name, value);
     }
     builder.body(StreamBody::new(stream)).ok()
 }
@@ -133,11 +133,15 @@ async fn exchange(
             .await
             .map_err(|error| format!("request: {error}"))?;
         let status = response.status().as_u16();
+        // The simulator's server sends seconds; a date would be read
+        // against the epoch (deterministic either way).
+        let retry_after_millis =
+            bgupload_io::retry_after::from_headers(response.headers(), std::time::UNIX_EPOCH);
         let collected = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
             .collect()
             .await
             .map_err(|error| format!("response body: {error}"))?;
-        Ok::<_, String>((status, collected.to_bytes()))
+        Ok::<_, String>((status, collected.to_bytes(), retry_after_millis))
     };
     let outcome = tokio::time::timeout(RESPONSE_TIMEOUT, exchange).await;
     connection.abort();
@@ -150,10 +154,11 @@ async fn exchange(
         Ok(Err(message)) => {
             TransferReport::failed(message, ErrorCode::NetworkConnectionLost.code(), true)
         }
-        Ok(Ok((status, body))) => TransferReport::Response {
+        Ok(Ok((status, body, retry_after_millis))) => TransferReport::Response {
             status,
             body: body.to_vec(),
             truncated: false,
+            retry_after_millis,
         },
     }
 }
@@ -166,14 +171,80 @@ pub struct Reception {
     pub file: Bytes,
     /// Whether the server answered (it may drop the connection instead).
     pub answered: bool,
+    /// The request's `Idempotency-Key`, if it had one.
+    pub key: Option<String>,
+    /// Whether the server stored this body as an upload (a logical
+    /// reception): not when it answered 503, and not for a key it had
+    /// stored already (it answers that key's first answer again).
+    pub stored: bool,
+    /// A key the server had stored: it answered that key's first answer.
+    pub replayed: bool,
 }
 
 /// What the server saw, shared with the checker.
 #[derive(Debug, Default)]
 pub struct ServerLog {
     pub receptions: Vec<Reception>,
+    /// The answer the server gave each key it stored, for the retries.
+    pub answers_by_key: BTreeMap<String, (u16, Bytes)>,
     /// Requests whose body could not be parsed as the multipart it claimed.
     pub malformed: Vec<String>,
+}
+
+/// Duplicate receptions at the server, by whether the upload had a key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Duplicates {
+    /// Bodies received again for an upload received before.
+    pub received_again_unkeyed: u64,
+    /// Of those, stored as another copy.
+    pub stored_again_unkeyed: u64,
+    pub received_again_keyed: u64,
+    pub stored_again_keyed: u64,
+}
+
+impl Duplicates {
+    pub fn add(&mut self, other: Duplicates) {
+        self.received_again_unkeyed += other.received_again_unkeyed;
+        self.stored_again_unkeyed += other.stored_again_unkeyed;
+        self.received_again_keyed += other.received_again_keyed;
+        self.stored_again_keyed += other.stored_again_keyed;
+    }
+}
+
+impl ServerLog {
+    /// Receptions beyond the first of each upload (503 answers excluded:
+    /// the server refused those), and stored copies beyond the first.
+    pub fn duplicates(&self) -> Duplicates {
+        let mut counts = Duplicates::default();
+        let mut received: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut stored: BTreeMap<&str, u64> = BTreeMap::new();
+        for reception in &self.receptions {
+            let keyed = reception.key.is_some();
+            // A refused (503) body was not taken: not a reception.
+            if !reception.stored && !reception.replayed {
+                continue;
+            }
+            let seen = received.entry(&reception.upload_id).or_default();
+            *seen += 1;
+            if *seen > 1 {
+                match keyed {
+                    true => counts.received_again_keyed += 1,
+                    false => counts.received_again_unkeyed += 1,
+                }
+            }
+            if reception.stored {
+                let copies = stored.entry(&reception.upload_id).or_default();
+                *copies += 1;
+                if *copies > 1 {
+                    match keyed {
+                        true => counts.stored_again_keyed += 1,
+                        false => counts.stored_again_unkeyed += 1,
+                    }
+                }
+            }
+        }
+        counts
+    }
 }
 
 /// How the server misbehaves (per request, per million).
@@ -227,6 +298,11 @@ async fn handle(
         .unwrap_or("")
         .to_owned();
     let method_is_put = request.method() == hyper::Method::PUT;
+    let key = request
+        .headers()
+        .get(bgupload_fsm::validate::IDEMPOTENCY_KEY_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     let body = Limited::new(request.into_body(), MAX_REQUEST_BYTES)
         .collect()
         .await
@@ -244,7 +320,7 @@ async fn handle(
         },
         Err(_) => body,
     };
-    let (drop_it, error, slow_millis) = {
+    let (drop_it, error, slow_millis, retry_after) = {
         let mut rng = rng.lock().map_err(|_| "rng poisoned".to_owned())?;
         let drop_it = rng.chance(faults.drop_after_body);
         let error = rng.chance(faults.error);
@@ -253,22 +329,9 @@ async fn handle(
         } else {
             0
         };
-        (drop_it, error, slow_millis)
+        let retry_after = rng.chance(500_000).then(|| rng.range(0, 4));
+        (drop_it, error, slow_millis, retry_after)
     };
-    if let Ok(mut log) = log.lock() {
-        log.receptions.push(Reception {
-            upload_id: upload_id.clone(),
-            file: file.clone(),
-            answered: !drop_it,
-        });
-    }
-    if drop_it {
-        // The whole body arrived; the connection dies before an answer.
-        return Err("dropped after the body".to_owned());
-    }
-    if slow_millis > 0 {
-        tokio::time::sleep(Duration::from_millis(slow_millis)).await;
-    }
     let status = if error {
         503
     } else if method_is_put {
@@ -276,10 +339,45 @@ async fn handle(
     } else {
         201
     };
-    let answer = format!("{{\"id\":\"{upload_id}\",\"size\":{}}}", file.len());
-    hyper::Response::builder()
-        .status(status)
-        .body(Full::new(Bytes::from(answer)))
+    let answer = Bytes::from(format!(
+        "{{\"id\":\"{upload_id}\",\"size\":{}}}",
+        file.len()
+    ));
+    // A key stored already: the first answer again, nothing stored.
+    let replayed = {
+        let mut log = log.lock().map_err(|_| "log poisoned".to_owned())?;
+        let replayed = key
+            .as_ref()
+            .and_then(|key| log.answers_by_key.get(key).cloned());
+        let stored = !error && replayed.is_none();
+        if let (true, Some(key)) = (stored, &key) {
+            log.answers_by_key
+                .insert(key.clone(), (status, answer.clone()));
+        }
+        log.receptions.push(Reception {
+            upload_id: upload_id.clone(),
+            file: file.clone(),
+            answered: !drop_it,
+            key: key.clone(),
+            stored,
+            replayed: replayed.is_some(),
+        });
+        replayed
+    };
+    if drop_it {
+        // The whole body arrived; the connection dies before an answer.
+        return Err("dropped after the body".to_owned());
+    }
+    if slow_millis > 0 {
+        tokio::time::sleep(Duration::from_millis(slow_millis)).await;
+    }
+    let (status, answer) = replayed.unwrap_or((status, answer));
+    let mut response = hyper::Response::builder().status(status);
+    if let (503, Some(seconds)) = (status, retry_after) {
+        response = response.header(hyper::header::RETRY_AFTER, seconds);
+    }
+    response
+        .body(Full::new(answer))
         .map_err(|error| error.to_string())
 }
 

@@ -4,11 +4,12 @@
 //! They share one [`Shared`] state with the harness, which outlives kills.
 
 use crate::checker::Checker;
-use crate::scenario::{Command, Mode, Rng, Scenario};
+use crate::scenario::{Command, Mode, Rng, Scenario, StartChoices};
 use crate::wire::{self, ServerLog, UPLOAD_ID_HEADER};
 use bgupload_fsm::{
-    Attempt, AttemptReport, Config, Event, FileCheck, Options, ProgressThrottle, RetryPolicy,
-    TransferOwnership, TransferReport, UploadPayload, UploadRequest,
+    Attempt, AttemptReport, Config, Event, FileCheck, NetworkRequirement, NetworkState, Options,
+    ProgressThrottle, RetryPolicy, StatusPolicy, TransferOwnership, TransferReport, UploadPayload,
+    UploadRequest,
 };
 use bgupload_io::driver::{CommandError, Engine, EngineOptions, StoreCalls};
 use bgupload_io::transport::{ProgressSink, Transport};
@@ -44,6 +45,10 @@ pub struct State {
     pub checker: Checker,
     /// What the host OS says about the network (the app forwards changes).
     pub network_reachable: bool,
+    /// Whether that network is metered.
+    pub network_metered: bool,
+    /// Uploads the app paused at some point: resumed again at the end.
+    pub paused_ever: BTreeSet<String>,
     /// Index of the next planned command to issue.
     pub next_command: usize,
     pub incarnation: u64,
@@ -87,6 +92,8 @@ impl Shared {
             state: Arc::new(Mutex::new(State {
                 checker: Checker::new(),
                 network_reachable: true,
+                network_metered: false,
+                paused_ever: BTreeSet::new(),
                 next_command: 0,
                 incarnation: 0,
                 needs_restart: None,
@@ -139,7 +146,7 @@ impl Shared {
             .plan
             .iter()
             .find_map(|(_, command)| match command {
-                Command::Start { id, path } if id == upload_id => {
+                Command::Start { id, path, .. } if id == upload_id => {
                     self.scenario.file(path).map(<[u8]>::to_vec)
                 }
                 _ => None,
@@ -327,11 +334,15 @@ fn app_config(scenario: &Scenario) -> Config {
             max_backoff_millis: 10_000,
         },
         progress: ProgressThrottle::default(),
+        ..Config::default()
     }
 }
 
-fn payload(id: &str, path: &str) -> UploadPayload {
+fn payload(id: &str, path: &str, choices: StartChoices) -> UploadPayload {
     UploadPayload {
+        status_policy: choices.standard.then_some(StatusPolicy::Standard),
+        idempotency_key: Some(choices.keyed),
+        network: choices.unmetered.then_some(NetworkRequirement::Unmetered),
         id: Some(id.to_owned()),
         file_path: Some(path.to_owned()),
         server_url: Some(format!("http://{}/upload", wire::SERVER_HOST)),
@@ -392,17 +403,28 @@ pub async fn app_host(shared: Shared) -> turmoil::Result {
         tokio::spawn(forward_os_reports(shared.clone(), engine.clone()));
     }
     let mut final_init_done = false;
-    let mut reachable_told = true;
+    let mut network_told = NetworkState::UNMETERED;
     loop {
-        let reachable = shared.lock().network_reachable;
-        if reachable != reachable_told {
-            reachable_told = reachable;
-            let _ = engine.set_network_reachable(reachable).await;
+        let network = {
+            let state = shared.lock();
+            NetworkState {
+                reachable: state.network_reachable,
+                metered: state.network_metered,
+            }
+        };
+        if network != network_told {
+            network_told = network;
+            let _ = engine.set_network(network).await;
         }
         if !final_init_done && shared.lock().final_phase {
-            // Re-delivery of everything stored, to acknowledge it all.
+            // Re-delivery of everything stored, to acknowledge it all, and
+            // every pause resumed (a kill may have lost a resume).
             final_init_done = true;
             init(&shared, &engine, &inbox).await;
+            let paused: Vec<String> = shared.lock().paused_ever.iter().cloned().collect();
+            for id in paused {
+                let _ = engine.resume_upload(&id).await;
+            }
         }
         if driver.is_finished() {
             shared.lock().needs_restart = Some("the driver stopped".to_owned());
@@ -470,8 +492,8 @@ async fn issue(
     command: Command,
 ) {
     match command {
-        Command::Start { id, path } => {
-            let result = engine.start_upload(payload(&id, &path)).await;
+        Command::Start { id, path, choices } => {
+            let result = engine.start_upload(payload(&id, &path, choices)).await;
             let durable = shared.durable();
             let mut state = shared.lock();
             match result {
@@ -495,6 +517,13 @@ async fn issue(
         Command::Remove { id } => {
             shared.lock().checker.removed.insert(id.clone());
             let _ = engine.remove_upload(&id).await;
+        }
+        Command::Pause { id } => {
+            shared.lock().paused_ever.insert(id.clone());
+            let _ = engine.pause_upload(&id).await;
+        }
+        Command::Resume { id } => {
+            let _ = engine.resume_upload(&id).await;
         }
         Command::ReInit => init(&shared, &engine, &inbox).await,
         Command::Network { reachable } => {

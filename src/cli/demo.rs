@@ -539,6 +539,16 @@ fn result_columns(
             error_code.to_string(),
             Err(format!("FAILED: {}", shorten(error, 60))),
         ),
+        Some((
+            event_id,
+            Outcome::FailedByServer {
+                error, status_code, ..
+            },
+        )) => (
+            event_id.to_string(),
+            status_code.to_string(),
+            Err(format!("FAILED: {}", shorten(error, 60))),
+        ),
         None => ("-".into(), "-".into(), Err("no result".to_owned())),
     }
 }

@@ -137,6 +137,15 @@ impl Display {
             Outcome::Failed { error, error_code } => {
                 format!("errorCode {error_code}  error {error}")
             }
+            Outcome::FailedByServer {
+                error,
+                status_code,
+                server_response,
+                ..
+            } => format!(
+                "errorCode {status_code}  error {error}  {}",
+                (self.summarize_response)(server_response)
+            ),
         };
         let state = Event::Terminal(event.clone()).state();
         let note = if note.is_empty() {
@@ -162,6 +171,15 @@ impl Display {
 /// `text` with its control characters (C0, DEL, C1) escaped, so that an
 /// id or a name from outside can neither split a line nor reach the
 /// terminal as a command.
+/// A refusal as one line: its message, and its code when it has one.
+pub fn refusal(rejection: &bgupload_fsm::Rejection) -> String {
+    let code = rejection
+        .error_code
+        .map(|code| format!(" (errorCode {code})"))
+        .unwrap_or_default();
+    format!("{}{code}", escaped(&rejection.error))
+}
+
 pub fn escaped(text: &str) -> String {
     let mut shown = String::with_capacity(text.len());
     for character in text.chars() {

@@ -1,7 +1,7 @@
 //! Opening the queue in the data directory and starting an engine on it.
 
 use super::{CliError, CliResult, Context};
-use bgupload_fsm::{Config, Options, Recovered};
+use bgupload_fsm::{Config, NetworkState, Options, Recovered};
 use bgupload_io::driver::DriverTask;
 use bgupload_io::{CommandError, Engine, EngineOptions, HttpConfig, HttpTransport, StoreCalls};
 use bgupload_persistence::{FjallStore, Store, StoreError};
@@ -63,7 +63,10 @@ pub fn http_transport() -> CliResult<Arc<HttpTransport>> {
 pub async fn start(store: Arc<FjallStore>, network_reachable: bool) -> CliResult<Running> {
     let options = EngineOptions {
         machine: Options {
-            network_reachable,
+            network: match network_reachable {
+                true => NetworkState::UNMETERED,
+                false => NetworkState::UNREACHABLE,
+            },
             ..Options::new(bgupload_io::fresh_seed())
         },
         store_calls: StoreCalls::Blocking,

@@ -20,6 +20,7 @@ mod run;
 mod serve;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use queue::UploadChange;
 use std::fmt::Display;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -43,9 +44,9 @@ enum Command {
     Add(AddArgs),
     /// Send every queued upload, show progress and results, acknowledge them
     Run(RunArgs),
-    /// List the queued uploads that have not ended yet
+    /// List the queued uploads that have not ended yet, with their state
     List {
-        /// One JSON object per line
+        /// As one JSON object: {"uploads": [...], "unacknowledgedEvents": N} (as getUploads)
         #[arg(long)]
         json: bool,
     },
@@ -64,6 +65,24 @@ enum Command {
     Remove {
         /// The upload's id
         id: String,
+    },
+    /// Pause an upload: no attempt until `bgupload resume` (it survives restarts; no event)
+    Pause {
+        /// The upload's id
+        id: String,
+    },
+    /// Queue a paused upload again (a multipart upload starts from its first byte)
+    Resume {
+        /// The upload's id
+        id: String,
+    },
+    /// Replace an upload's headers for every later attempt (a fresh token, say)
+    UpdateHeaders {
+        /// The upload's id
+        id: String,
+        /// An HTTP request header (all of them: the old ones are replaced)
+        #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+        headers: Vec<(String, String)>,
     },
     /// Run the embedded upload receiver until Ctrl-C
     Serve(ServeArgs),
@@ -96,6 +115,45 @@ struct AddArgs {
     /// Name of the multipart file part [default: file]
     #[arg(long, value_name = "KEY")]
     file_key: Option<String>,
+    /// Which answers count as uploaded: any (the reference's rule) or standard (2xx; 408, 425, 429, 5xx retried) [default: the queue's]
+    #[arg(long, value_enum)]
+    status_policy: Option<StatusPolicyArg>,
+    /// Send an Idempotency-Key header, the same on every attempt, so the server can drop duplicates
+    #[arg(long)]
+    idempotency_key: bool,
+    /// Which networks the upload may use: any, or unmetered only [default: any]
+    #[arg(long, value_enum)]
+    network: Option<NetworkArg>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StatusPolicyArg {
+    Any,
+    Standard,
+}
+
+impl StatusPolicyArg {
+    pub fn policy(self) -> bgupload_fsm::StatusPolicy {
+        match self {
+            StatusPolicyArg::Any => bgupload_fsm::StatusPolicy::Any,
+            StatusPolicyArg::Standard => bgupload_fsm::StatusPolicy::Standard,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NetworkArg {
+    Any,
+    Unmetered,
+}
+
+impl NetworkArg {
+    pub fn requirement(self) -> bgupload_fsm::NetworkRequirement {
+        match self {
+            NetworkArg::Any => bgupload_fsm::NetworkRequirement::Any,
+            NetworkArg::Unmetered => bgupload_fsm::NetworkRequirement::Unmetered,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -270,6 +328,11 @@ async fn dispatch(cli: Cli) -> CliResult<ExitCode> {
         Command::Events { json } => queue::events(&data_dir()?, json).await,
         Command::Ack { event_id } => queue::ack(&data_dir()?, &event_id).await,
         Command::Remove { ref id } => queue::remove(&data_dir()?, id).await,
+        Command::Pause { ref id } => queue::change(&data_dir()?, id, UploadChange::Pause).await,
+        Command::Resume { ref id } => queue::change(&data_dir()?, id, UploadChange::Resume).await,
+        Command::UpdateHeaders { ref id, headers } => {
+            queue::change(&data_dir()?, id, UploadChange::Headers(headers)).await
+        }
         Command::Serve(args) => serve::serve(args).await,
         Command::Demo => demo::demo().await,
     }

@@ -4,14 +4,13 @@
 
 use super::display::{self, Display, human_bytes};
 use super::engine;
-use super::{AddArgs, CliResult, Context, EXIT_FAILED};
+use super::{AddArgs, CliResult, Context, EXIT_FAILED, NetworkArg, StatusPolicyArg};
 use bgupload_fsm::validate::acknowledged_event;
-use bgupload_fsm::{BodyFormat, Event, UploadPayload};
+use bgupload_fsm::{BodyFormat, Event, Machine, NetworkState, Options, Time, UploadPayload};
 use bgupload_io::CommandError;
-use bgupload_io::transport::loggable_url;
-use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::SystemTime;
 use tokio::sync::mpsc;
 
 /// `bgupload add FILE --url URL …`: queues the file durably, prints its id.
@@ -37,6 +36,9 @@ pub async fn add(data_dir: &Path, args: AddArgs) -> CliResult<ExitCode> {
         } else {
             BodyFormat::Multipart
         },
+        status_policy: args.status_policy.map(StatusPolicyArg::policy),
+        idempotency_key: args.idempotency_key.then_some(true),
+        network: args.network.map(NetworkArg::requirement),
     };
     let store = engine::open_store(data_dir)?;
     let running = engine::start(store, false).await?;
@@ -48,55 +50,86 @@ pub async fn add(data_dir: &Path, args: AddArgs) -> CliResult<ExitCode> {
         }
         Err(CommandError::Rejected(rejection)) => {
             running.stop().await?;
-            let code = rejection
-                .error_code
-                .map(|code| format!(" (errorCode {code})"))
-                .unwrap_or_default();
-            eprintln!(
-                "bgupload: upload refused: {}{code}",
-                display::escaped(&rejection.error)
-            );
+            eprintln!("bgupload: upload refused: {}", display::refusal(&rejection));
             Ok(ExitCode::from(EXIT_FAILED))
         }
         Err(error) => Err(running.explain("cannot queue the upload", error).await),
     }
 }
 
-/// `bgupload list`: the uploads that have not ended, in start order.
+/// `bgupload list`: the uploads that have not ended, in start order, as
+/// the machine sees them (rebuilt from the queue, nothing written); with
+/// `--json`, the listing `getUploads` answers, as one JSON object.
 pub fn list(data_dir: &Path, json: bool) -> CliResult<ExitCode> {
     let store = engine::open_store(data_dir)?;
-    let mut recovered = engine::peek(&store)?;
-    recovered.uploads.sort_by_key(|record| record.sequence);
-    for record in &recovered.uploads {
-        let request = &record.request;
-        let size = std::fs::metadata(&request.file_path).map(|meta| meta.len());
-        if json {
-            let line = json!({
-                "id": request.id.as_str(),
-                "filePath": request.file_path,
-                "fileKey": request.file_key,
-                // Never the URL's userinfo or query (signatures, tokens).
-                "serverUrl": loggable_url(&request.server_url),
-                "requestMethod": request.method.as_str(),
-                "size": size.as_ref().ok(),
-                "attempts": record.last_attempt.map_or(0, |attempt| attempt.0),
-            });
-            out!("{line}");
-        } else {
-            let size = size.map_or_else(|_| "missing".to_owned(), human_bytes);
-            out!(
-                "{}  {} {}  {}  ({size})",
-                request.id,
-                request.method.as_str(),
-                loggable_url(&request.server_url),
-                request.file_path
-            );
-        }
+    let recovered = engine::peek(&store)?;
+    let offline = Options {
+        network: NetworkState::UNREACHABLE,
+        ..Options::new(bgupload_io::fresh_seed())
+    };
+    let machine = Machine::recover(offline, recovered, Time::ZERO);
+    let listing = bgupload_io::listing::listing(&machine, Time::ZERO, SystemTime::now());
+    if json {
+        out!("{}", listing.to_json());
+        return Ok(ExitCode::SUCCESS);
     }
-    if !json && recovered.uploads.is_empty() {
+    for upload in &listing.uploads {
+        let size = std::fs::metadata(&upload.file_path)
+            .map_or_else(|_| "missing".to_owned(), |meta| human_bytes(meta.len()));
+        out!(
+            "{}  {}  {}  {}  ({size})",
+            upload.id,
+            upload.state,
+            upload.server_url,
+            upload.file_path
+        );
+    }
+    if listing.uploads.is_empty() {
         out!("no queued uploads");
     }
+    if listing.unacknowledged_events > 0 {
+        out!(
+            "{} unacknowledged events (bgupload events)",
+            listing.unacknowledged_events
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `bgupload pause`, `resume` and `update-headers` do to one upload.
+pub enum UploadChange {
+    Pause,
+    Resume,
+    Headers(Vec<(String, String)>),
+}
+
+/// `bgupload pause ID`, `resume ID`, `update-headers ID --header …`: one
+/// command, durable before this returns; an unknown id changes nothing
+/// (but `update-headers` is refused for it).
+pub async fn change(data_dir: &Path, id: &str, change: UploadChange) -> CliResult<ExitCode> {
+    let store = engine::open_store(data_dir)?;
+    let running = engine::start(store, false).await?;
+    let (result, done) = match change {
+        UploadChange::Pause => (running.engine.pause_upload(id).await, "paused"),
+        UploadChange::Resume => (running.engine.resume_upload(id).await, "resumed"),
+        UploadChange::Headers(headers) => (
+            running.engine.update_headers(id, headers).await,
+            "new headers stored for",
+        ),
+    };
+    match result {
+        Ok(()) => {
+            running.stop().await?;
+            out!("{done} upload {id}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(CommandError::Rejected(rejection)) => {
+            running.stop().await?;
+            eprintln!("bgupload: {}", display::refusal(&rejection));
+            Ok(ExitCode::from(EXIT_FAILED))
+        }
+        Err(error) => Err(running.explain("cannot change the upload", error).await),
+    }
 }
 
 /// `bgupload events`: every unacknowledged result, delivered again by

@@ -95,7 +95,7 @@ impl Tracker {
                     .copied()
                     .unwrap_or(0);
             }
-            Outcome::Failed { .. } => self.failed += 1,
+            Outcome::Failed { .. } | Outcome::FailedByServer { .. } => self.failed += 1,
         }
         true
     }

@@ -13,13 +13,16 @@
 //!
 //! Actions (arguments are JSON texts or ids, as the plugin's JS sends them):
 //! `initManager [configJson]`, `startUpload [payloadJson]`,
-//! `removeUpload [id]`, `acknowledgeEvent [eventId]`, `destroy []`, and the
-//! host's `setNetworkReachable [boolean]`.
+//! `removeUpload [id]`, `acknowledgeEvent [eventId]`, `destroy []`,
+//! `pauseUpload [id]`, `resumeUpload [id]`, `updateHeaders [id,
+//! headersJson]`, `getUploads []` (answered `{"id":1,"ok":{listing}}`),
+//! and the host's `setNetworkReachable [boolean]` and `setNetwork
+//! [reachable, metered]`.
 //!
 //! Output, one JSON object per line, in the order they happen:
 //!
 //! ```text
-//! {"id":1,"ok":null}             the command succeeded
+//! {"id":1,"ok":null}             the command succeeded (getUploads: its listing)
 //! {"id":1,"error":"message"}     it failed (the engine's message)
 //! {"callback":1,"event":{...}}   an event for the callback of initManager command 1
 //! ```
@@ -81,7 +84,7 @@ fn main() -> ExitCode {
         }
         let reply = match serde_json::from_str::<Command>(&line) {
             Ok(command) => match run(&command) {
-                Ok(()) => json!({ "id": command.id, "ok": null }),
+                Ok(answer) => json!({ "id": command.id, "ok": answer }),
                 Err(error) => json!({ "id": command.id, "error": error.to_string() }),
             },
             Err(error) => json!({ "id": null, "error": format!("bad command line: {error}") }),
@@ -97,9 +100,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: &Command) -> Result<(), FfiError> {
-    let text = || text_argument(&command.args);
+fn run(command: &Command) -> Result<Value, FfiError> {
+    let text = || text_argument(&command.args, 0);
     match command.action.as_str() {
+        "getUploads" => {
+            let listing = core::get_uploads()?;
+            serde_json::from_str(&listing)
+                .map_err(|error| FfiError::Internal(format!("listing is not JSON: {error}")))
+        }
+        "updateHeaders" => {
+            core::update_headers(text()?, text_argument(&command.args, 1)?).map(|()| Value::Null)
+        }
+        action => run_plain(command, action).map(|()| Value::Null),
+    }
+}
+
+fn run_plain(command: &Command, action: &str) -> Result<(), FfiError> {
+    let text = || text_argument(&command.args, 0);
+    match action {
         "initManager" => {
             let callback = command.id;
             core::init(
@@ -113,6 +131,16 @@ fn run(command: &Command) -> Result<(), FfiError> {
         "removeUpload" => core::remove_upload(text()?),
         "acknowledgeEvent" => core::acknowledge_event(text()?),
         "destroy" => core::destroy(),
+        "pauseUpload" => core::pause_upload(text()?),
+        "resumeUpload" => core::resume_upload(text()?),
+        "setNetwork" => match (command.args.first(), command.args.get(1)) {
+            (Some(Value::Bool(reachable)), Some(Value::Bool(metered))) => {
+                core::set_network(*reachable, *metered)
+            }
+            _ => Err(FfiError::InvalidArgument(
+                "setNetwork: args must be two booleans (reachable, metered)".to_owned(),
+            )),
+        },
         "setNetworkReachable" => match command.args.first() {
             Some(Value::Bool(reachable)) => core::set_network_reachable(*reachable),
             _ => Err(FfiError::InvalidArgument(
@@ -121,18 +149,19 @@ fn run(command: &Command) -> Result<(), FfiError> {
         },
         other => Err(FfiError::InvalidArgument(format!(
             "unknown action {other:?} (known: initManager, startUpload, removeUpload, \
-             acknowledgeEvent, destroy, setNetworkReachable)"
+             acknowledgeEvent, destroy, pauseUpload, resumeUpload, updateHeaders, getUploads, \
+             setNetworkReachable, setNetwork)"
         ))),
     }
 }
 
-/// The first argument as text: a string, or `null`/absent for none.
-fn text_argument(args: &[Value]) -> Result<Option<&str>, FfiError> {
-    match args.first() {
+/// Argument `index` as text: a string, or `null`/absent for none.
+fn text_argument(args: &[Value], index: usize) -> Result<Option<&str>, FfiError> {
+    match args.get(index) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(FfiError::InvalidArgument(
-            "args[0] must be a string or null".to_owned(),
-        )),
+        Some(_) => Err(FfiError::InvalidArgument(format!(
+            "args[{index}] must be a string or null"
+        ))),
     }
 }

@@ -54,11 +54,13 @@ unsafe extern "C" {
         total: u64,
     ) -> *mut RustString;
     #[link_name = "__swift_bridge__$bgupload_report_response"]
-    fn sb_report_response(
+    fn sb_report_response_with_headers(
         upload_id: *mut RustString,
         attempt: u32,
         status: u16,
         body: *mut RustString,
+        retry_after: *mut RustString,
+        date: *mut RustString,
     ) -> *mut RustString;
     #[link_name = "__swift_bridge__$bgupload_report_failure"]
     fn sb_report_failure(
@@ -70,6 +72,28 @@ unsafe extern "C" {
     ) -> *mut RustString;
     #[link_name = "__swift_bridge__$bgupload_close"]
     fn sb_close() -> *mut RustString;
+}
+
+/// A response report without `Retry-After` or `Date`, as Swift sends one
+/// for an answer that had neither.
+///
+/// Safety: as the bridge function's.
+unsafe fn sb_report_response(
+    upload_id: *mut RustString,
+    attempt: u32,
+    status: u16,
+    body: *mut RustString,
+) -> *mut RustString {
+    unsafe {
+        sb_report_response_with_headers(
+            upload_id,
+            attempt,
+            status,
+            body,
+            rust_string(""),
+            rust_string(""),
+        )
+    }
 }
 
 /// A Swift `String` handed to Rust.
@@ -106,6 +130,7 @@ enum HostCall {
         method: String,
         headers_json: String,
         body_file_path: String,
+        allows_metered: bool,
     },
     Cancel {
         upload_id: String,
@@ -151,6 +176,7 @@ extern "C" fn host_start_transfer(
     method: *mut RustString,
     headers_json: *mut RustString,
     body_file_path: *mut RustString,
+    allows_metered: bool,
 ) {
     // Safety: `this` is the leaked `Host`; the strings are handed over.
     let host = unsafe { &*(this as *const Host) };
@@ -162,6 +188,7 @@ extern "C" fn host_start_transfer(
             method: take(method),
             headers_json: take(headers_json),
             body_file_path: take(body_file_path),
+            allows_metered,
         }
     };
     let _ = host
@@ -414,10 +441,12 @@ fn os_owned_transfers_through_the_bridge() {
         method,
         headers_json,
         body_file_path,
+        allows_metered,
     } = next_call(&calls)
     else {
         panic!("expected a start, got another call");
     };
+    assert!(allows_metered, "network \"any\" may use a metered one");
     assert_eq!(upload_id, first);
     assert_eq!(transfer_url, url);
     assert_eq!(method, "POST");

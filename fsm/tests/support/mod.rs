@@ -11,8 +11,9 @@
 
 use bgupload_fsm::{
     Attempt, AttemptReport, Batch, BatchId, Change, CommandId, Config, Effect, Event, EventId,
-    FileCheck, Input, Machine, Meta, Options, Outcome, Recovered, StorageSpace, TerminalEvent,
-    Time, TransferFailure, TransferReport, UploadId, UploadPayload, UploadRecord,
+    FileCheck, Input, Machine, Meta, NetworkRequirement, NetworkState, Options, Outcome,
+    RETRIED_STATUSES, Recovered, StatusPolicy, StorageSpace, TerminalEvent, Time, TransferFailure,
+    TransferReport, UploadId, UploadPayload, UploadRecord, UploadState,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -99,6 +100,20 @@ pub struct World {
     pub kills: u32,
     /// What room the disk has, as last reported to the machine.
     pub storage: StorageSpace,
+    /// The network, as last reported to the machine.
+    pub network: NetworkState,
+    /// Uploads paused by a `pauseUpload` the machine took (and not resumed
+    /// since): no attempt of theirs may start.
+    pub paused: BTreeSet<UploadId>,
+    /// What each running transfer's request said, from its `StartAttempt`.
+    pub running: BTreeMap<UploadId, (NetworkRequirement, StatusPolicy)>,
+    /// Each live upload's idempotency key, from its first attempt: every
+    /// later attempt (across relaunches too) must carry the same.
+    pub keys: BTreeMap<UploadId, Option<String>>,
+    /// Every key ever seen: a new upload's must be new.
+    pub keys_seen: BTreeSet<String>,
+    /// After a retried status with `Retry-After`: no attempt before this.
+    pub not_before: BTreeMap<UploadId, Time>,
 }
 
 pub fn uuid(n: u8) -> String {
@@ -150,6 +165,12 @@ impl World {
             attached: None,
             kills: 0,
             storage: StorageSpace::Available,
+            network: options.network,
+            paused: BTreeSet::new(),
+            running: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            keys_seen: BTreeSet::new(),
+            not_before: BTreeMap::new(),
         }
     }
 
@@ -183,9 +204,11 @@ impl World {
             .id
             .as_deref()
             .and_then(|text| UploadId::parse(text).ok());
-        let valid = bgupload_fsm::validate::upload_request(&payload, file, &self.options.limits)
-            .is_ok()
-            && self.storage == StorageSpace::Available;
+        let config = *self.machine.config();
+        let valid =
+            bgupload_fsm::validate::upload_request(&payload, file, &self.options.limits, &config)
+                .is_ok()
+                && self.storage == StorageSpace::Available;
         let free = id
             .as_ref()
             .is_some_and(|id| !self.registry.contains_key(id) && self.machine_knows_nothing(id));
@@ -260,8 +283,65 @@ impl World {
         self.input(Input::StorageChanged(space));
     }
 
+    /// A reachable (unmetered) or unreachable network.
     pub fn network(&mut self, reachable: bool) {
-        self.input(Input::NetworkChanged { reachable });
+        self.network_state(NetworkState {
+            reachable,
+            metered: false,
+        });
+    }
+
+    pub fn network_state(&mut self, network: NetworkState) {
+        self.network = network;
+        self.input(Input::NetworkChanged(network));
+        if network.metered {
+            for (id, (requirement, _)) in &self.running {
+                assert!(
+                    *requirement == NetworkRequirement::Any || !self.transfers.contains_key(id),
+                    "an upload that needs an unmetered network goes on over a metered one: {id}"
+                );
+            }
+        }
+    }
+
+    pub fn pause(&mut self, id: &str) -> CommandId {
+        let command = self.command();
+        let known = UploadId::parse(id).ok().filter(|upload_id| {
+            self.machine
+                .uploads()
+                .iter()
+                .any(|status| &status.request.id == upload_id)
+        });
+        if let Some(upload_id) = known {
+            self.paused.insert(upload_id);
+        }
+        self.input(Input::PauseUpload {
+            command,
+            upload_id: id.to_owned(),
+        });
+        command
+    }
+
+    pub fn resume(&mut self, id: &str) -> CommandId {
+        let command = self.command();
+        if let Ok(upload_id) = UploadId::parse(id) {
+            self.paused.remove(&upload_id);
+        }
+        self.input(Input::ResumeUpload {
+            command,
+            upload_id: id.to_owned(),
+        });
+        command
+    }
+
+    pub fn update_headers(&mut self, id: &str, headers: Vec<(String, String)>) -> CommandId {
+        let command = self.command();
+        self.input(Input::UpdateHeaders {
+            command,
+            upload_id: id.to_owned(),
+            headers,
+        });
+        command
     }
 
     pub fn advance(&mut self, millis: u64) {
@@ -287,6 +367,7 @@ impl World {
         };
         if !matches!(report, TransferReport::Progress { .. }) {
             self.transfers.remove(id);
+            self.running.remove(id);
         }
         self.input(Input::Transfer(AttemptReport {
             upload_id: id.clone(),
@@ -296,14 +377,53 @@ impl World {
     }
 
     pub fn respond(&mut self, id: &UploadId, status: u16, body: &str) {
+        self.respond_retry_after(id, status, body, None);
+    }
+
+    /// An answer with `Retry-After` (as the transport parsed it). Under
+    /// `"standard"`, a retried status must wait at least that (within
+    /// `maxBackoffMillis`) and never longer than that bound.
+    pub fn respond_retry_after(
+        &mut self,
+        id: &UploadId,
+        status: u16,
+        body: &str,
+        retry_after_millis: Option<u64>,
+    ) {
+        let policy = self.running.get(id).map(|(_, policy)| *policy);
         self.report(
             id,
             TransferReport::Response {
                 status,
                 body: body.as_bytes().to_vec(),
                 truncated: false,
+                retry_after_millis,
             },
         );
+        if policy != Some(StatusPolicy::Standard) || !RETRIED_STATUSES.contains(&status) {
+            return;
+        }
+        let bound = self.machine.config().retry.max_backoff_millis;
+        let at_least = retry_after_millis.unwrap_or(0).min(bound);
+        let retrying = self
+            .machine
+            .uploads()
+            .iter()
+            .find(|status| &status.request.id == id)
+            .map(|status| status.state);
+        if let Some(UploadState::Retrying { next_attempt_at }) = retrying {
+            assert!(
+                next_attempt_at >= self.now.saturating_add_millis(at_least),
+                "Retry-After {retry_after_millis:?} not honoured: next attempt at {next_attempt_at:?}, now {:?}",
+                self.now
+            );
+            assert!(
+                next_attempt_at <= self.now.saturating_add_millis(bound),
+                "Retry-After {retry_after_millis:?} stalls past maxBackoffMillis {bound}"
+            );
+            self.not_before
+                .insert(id.clone(), self.now.saturating_add_millis(at_least));
+        }
     }
 
     pub fn fail(&mut self, id: &UploadId, retryable: bool) {
@@ -325,6 +445,7 @@ impl World {
         let ends = !matches!(report, TransferReport::Progress { .. });
         if ends && self.transfers.get(id) == Some(&attempt) {
             self.transfers.remove(id);
+            self.running.remove(id);
         }
         self.input(Input::Transfer(AttemptReport {
             upload_id: id.clone(),
@@ -368,6 +489,17 @@ impl World {
         self.kills += 1;
         self.unsynced.clear();
         self.transfers.clear();
+        self.running.clear();
+        // A backoff is not persisted: a relaunch tries at once.
+        self.not_before.clear();
+        // Pauses and resumes stand as far as they reached the disk.
+        self.paused = self
+            .disk
+            .uploads
+            .values()
+            .filter(|record| record.paused)
+            .map(|record| record.request.id.clone())
+            .collect();
         // Commands in flight die with the process: no answer will come, but
         // what of them reached the disk stands.
         for (_, event_id) in std::mem::take(&mut self.pending_acks) {
@@ -394,7 +526,13 @@ impl World {
         }
         self.check_durability();
         self.attached = None;
-        self.machine = Machine::recover(self.options, self.disk.recovered(), self.now);
+        let mut options = self.options;
+        options.network = self.network;
+        // Each process draws a fresh seed, as the hosts do: keys drawn
+        // from a repeated seed would repeat.
+        options.seed =
+            bgupload_fsm::SplitMix64::new(options.seed ^ u64::from(self.kills)).next_u64();
+        self.machine = Machine::recover(options, self.disk.recovered(), self.now);
         // A relaunched machine has room until its driver says otherwise.
         self.storage = StorageSpace::Available;
         self.drain();
@@ -465,12 +603,16 @@ impl World {
                     }),
                     "an attempt starts only once it is durable"
                 );
+                self.check_start(&request);
                 let previous = self.transfers.insert(request.id.clone(), attempt);
                 assert!(previous.is_none(), "one transfer per upload");
+                self.running
+                    .insert(request.id.clone(), (request.network, request.status_policy));
             }
             Effect::CancelAttempt { upload_id, attempt } => {
                 if self.transfers.get(&upload_id) == Some(&attempt) {
                     self.transfers.remove(&upload_id);
+                    self.running.remove(&upload_id);
                 }
             }
             Effect::Attach { command } => {
@@ -524,6 +666,46 @@ impl World {
         }
     }
 
+    /// The rules an attempt's start must keep: not paused, on a network it
+    /// may use, not before `Retry-After`, with the upload's one key.
+    fn check_start(&mut self, request: &bgupload_fsm::UploadRequest) {
+        let id = &request.id;
+        assert!(
+            !self.paused.contains(id),
+            "a paused upload started an attempt: {id}"
+        );
+        // (A start decided while the network was up may come out after it
+        // went down: the attempt then fails, uncounted. A metered network
+        // stops the unmetered-only ones, held starts included.)
+        assert!(
+            !(self.network.metered && request.network == NetworkRequirement::Unmetered),
+            "{id} started on a metered network, which it may not use"
+        );
+        if let Some(not_before) = self.not_before.remove(id) {
+            assert!(
+                self.now >= not_before,
+                "{id} retried at {:?}, before Retry-After allowed ({not_before:?})",
+                self.now
+            );
+        }
+        match self.keys.get(id) {
+            Some(key) => assert_eq!(
+                key, &request.idempotency_key,
+                "the idempotency key of {id} changed between attempts"
+            ),
+            None => {
+                if let Some(key) = &request.idempotency_key {
+                    assert!(
+                        self.keys_seen.insert(key.clone()),
+                        "two uploads drew the same idempotency key {key}"
+                    );
+                }
+                self.keys
+                    .insert(id.clone(), request.idempotency_key.clone());
+            }
+        }
+    }
+
     fn observe(&mut self, event: &Event) {
         match event {
             Event::Progress {
@@ -558,6 +740,9 @@ impl World {
                 }
                 self.terminal_seen
                     .insert(terminal.event_id, terminal.clone());
+                self.keys.remove(&terminal.upload_id);
+                self.paused.remove(&terminal.upload_id);
+                self.not_before.remove(&terminal.upload_id);
                 self.ended.insert(terminal.upload_id.clone());
                 self.registry.insert(
                     terminal.upload_id.clone(),
@@ -611,6 +796,9 @@ impl World {
     /// steps, each with exactly one terminal event.
     pub fn settle(&mut self) {
         self.network(true);
+        for id in self.paused.clone() {
+            self.resume(id.as_str());
+        }
         self.storage(StorageSpace::Available);
         self.sync();
         if !self.machine.is_attached() {
@@ -652,6 +840,9 @@ impl World {
             .find(|event| &event.upload_id == id)
             .and_then(|event| match &event.outcome {
                 Outcome::Failed { error, error_code } => Some((error.clone(), *error_code)),
+                Outcome::FailedByServer { error, .. } => {
+                    Some((error.clone(), event.outcome.error_code()?))
+                }
                 Outcome::Uploaded { .. } => None,
             })
     }
