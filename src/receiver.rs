@@ -13,6 +13,13 @@
 //! "size", "sha256"}}`. Every completed upload is also recorded in process
 //! ([`Receiver::received`]). Faults for tests (forced status, slow answer,
 //! slow reading, size limit) are set in [`ReceiverConfig`], all off by default.
+//!
+//! Answers on demand, from the upload URL's query ([`AnswerOnDemand`]):
+//! `?status=503&retryAfter=2&times=1` answers the first request to that
+//! URL 503 with `Retry-After: 2` (after reading the whole body), and the
+//! ones after it as usual; without `times`, every request gets it. It is
+//! how tests reach 4xx and 503-with-`Retry-After` answers from a real
+//! server.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -174,6 +181,42 @@ struct Shared {
     next_file_number: AtomicU64,
     incomplete_requests: AtomicU64,
     force_stop: watch::Sender<bool>,
+    /// Requests answered so far per URL with an on-demand answer.
+    on_demand_counts: Mutex<BTreeMap<String, u64>>,
+}
+
+/// Most URLs whose on-demand answers are counted (then counting restarts).
+pub const MAX_ON_DEMAND_URLS: usize = 1024;
+
+/// An answer a request's URL asks for: `status` (100..=599), an optional
+/// `retryAfter` header value, for the first `times` requests to that URL
+/// (every one when absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerOnDemand {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub times: Option<u64>,
+}
+
+impl AnswerOnDemand {
+    /// The answer a URL query asks for, if it asks for a valid one.
+    pub fn from_query(query: &str) -> Option<AnswerOnDemand> {
+        let mut answer = AnswerOnDemand {
+            status: 0,
+            retry_after: None,
+            times: None,
+        };
+        for pair in query.split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match name {
+                "status" => answer.status = value.parse().ok()?,
+                "retryAfter" => answer.retry_after = Some(value.replace("%20", " ")),
+                "times" => answer.times = Some(value.parse().ok()?),
+                _ => {}
+            }
+        }
+        (100..=599).contains(&answer.status).then_some(answer)
+    }
 }
 
 impl Receiver {
@@ -191,6 +234,7 @@ impl Receiver {
             next_file_number: AtomicU64::new(first_file_number),
             incomplete_requests: AtomicU64::new(0),
             force_stop,
+            on_demand_counts: Mutex::new(BTreeMap::new()),
         });
         let router = Router::new()
             .fallback(handle_request)
@@ -343,6 +387,11 @@ async fn handle_request(State(shared): State<Arc<Shared>>, request: Request) -> 
             .into_response();
     }
     let request_path = request.uri().path().to_owned();
+    let on_demand = request
+        .uri()
+        .query()
+        .and_then(AnswerOnDemand::from_query)
+        .filter(|answer| shared.takes_on_demand(&request.uri().to_string(), answer));
     let headers = collect_headers(request.headers());
 
     let mut force_stop = shared.force_stop.subscribe();
@@ -367,11 +416,13 @@ async fn handle_request(State(shared): State<Arc<Shared>>, request: Request) -> 
     } else {
         StatusCode::OK
     };
-    let status = shared
-        .config
-        .status_override
+    let status = on_demand
+        .as_ref()
+        .map(|answer| answer.status)
+        .or(shared.config.status_override)
         .and_then(|code| StatusCode::from_u16(code).ok())
         .unwrap_or(default_status);
+    let retry_after = on_demand.and_then(|answer| answer.retry_after);
     let record = ReceivedFile {
         number: 0,
         path_on_disk: upload.path_on_disk,
@@ -397,7 +448,27 @@ async fn handle_request(State(shared): State<Arc<Shared>>, request: Request) -> 
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(record);
-    (status, Json(answer)).into_response()
+    let mut response = (status, Json(answer)).into_response();
+    if let Some(value) = retry_after.and_then(|value| value.parse().ok()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+impl Shared {
+    /// Whether this request to `url` gets its on-demand answer (counted).
+    fn takes_on_demand(&self, url: &str, answer: &AnswerOnDemand) -> bool {
+        let mut counts = self
+            .on_demand_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if counts.len() >= MAX_ON_DEMAND_URLS && !counts.contains_key(url) {
+            counts.clear();
+        }
+        let count = counts.entry(url.to_owned()).or_default();
+        *count += 1;
+        answer.times.is_none_or(|times| *count <= times)
+    }
 }
 
 /// The reference test server's answer, plus key, size and digest.

@@ -41,6 +41,9 @@ const PYTHON_INSTALL: &str = "python3 -m pip install python-multipart";
 
 const MIB: u64 = 1024 * 1024;
 
+#[path = "scenarios/queue_control.rs"]
+mod queue_control;
+
 // ---------------------------------------------------------------- files
 
 /// Writes `size` seeded pseudo-random bytes; returns the sha256.

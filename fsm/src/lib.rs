@@ -29,27 +29,43 @@
 //! ## Inputs ([`Input`])
 //! - `Init { command, config }` — `init(config, callback)`: attach, persist
 //!   the [`Config`] (`parallelUploadsLimit`, [`RetryPolicy`],
-//!   [`ProgressThrottle`]), re-deliver every unacknowledged terminal event in
-//!   `eventId` order. Allowed again at any time.
+//!   [`ProgressThrottle`], and the defaults of later uploads:
+//!   [`StatusPolicy`], `idempotencyKey`, [`NetworkRequirement`]),
+//!   re-deliver every unacknowledged terminal event in `eventId` order.
+//!   Allowed again at any time.
 //! - `StartUpload { command, payload, file }` — `startUpload(payload)`; the
 //!   caller reports what it found at `filePath` as a [`FileCheck`].
 //! - `RemoveUpload { command, upload_id }` — cancel: persisted FAILED -999.
+//! - `PauseUpload` / `ResumeUpload { command, upload_id }` — a paused
+//!   upload holds no slot and starts no attempt, across relaunches; no
+//!   event. Unknown ids succeed unchanged.
+//! - `UpdateHeaders { command, upload_id, headers }` — later attempts send
+//!   these headers; refused (-4008) for an upload not in progress.
 //! - `AcknowledgeEvent { command, event_id }` — durable removal of an event.
 //! - `Destroy { command }` — detach the callback; uploads go on.
-//! - `NetworkChanged { reachable }` — no attempt starts while unreachable,
-//!   and failures then do not count against `maxAttempts`.
+//! - `NetworkChanged(NetworkState { reachable, metered })` — no attempt
+//!   starts while unreachable, and failures then do not count against
+//!   `maxAttempts`; an `"unmetered"` upload waits while the network is
+//!   metered (its running attempt stops, uncounted) and another may take
+//!   its slot.
 //! - `StorageChanged(space)` — [`StorageSpace`]: once the store's disk is
 //!   full, new uploads are refused ("No space left on device", -4007);
 //!   accepted ones go on in the reserve's room, and once that is spent no
 //!   attempt starts, until the disk has room again.
 //! - `Transfer { upload_id, attempt, report }` — [`TransferReport`]:
-//!   `Progress { sent, total }`, `Response { status, body, truncated }` or
+//!   `Progress { sent, total }`, `Response { status, body, truncated,
+//!   retry_after_millis }` (the upload's [`StatusPolicy`] decides: under
+//!   `"standard"` a transient status is retried no sooner than
+//!   `Retry-After` and no later than `maxBackoffMillis`) or
 //!   `Failed(TransferFailure { message, error_code, retryable })`. Reports for
 //!   any attempt but the current one are ignored.
 //! - `Durable { through }` — batches up to `through` are on disk.
 //! - `Timeout` — the deadline of [`Machine::poll_timeout`] came.
 //! - [`Machine::recover`] — the relaunch constructor, from a store's
 //!   [`Recovered`] state.
+//!
+//! [`Machine::uploads`] is `getUploads`: each unfinished upload with its
+//! [`UploadState`], attempt and bytes, read from the machine itself.
 //!
 //! ## Effects ([`Effect`], drained with [`Machine::poll_effect`])
 //! - `PersistBatch(Batch)` — write [`Batch::changes`] ([`Change`]:
@@ -71,10 +87,13 @@
 //!   no `eventId`, throttled (one per `min_interval_millis` and per
 //!   `min_percent_step` percent), never after the upload's terminal event.
 //! - UPLOADED: `{id, eventId, state, statusCode, serverResponse}` —
-//!   `Event::Terminal` with `Outcome::Uploaded` (any HTTP status;
-//!   `response_truncated` says the body was cut to the limit).
+//!   `Event::Terminal` with `Outcome::Uploaded` (any HTTP status under
+//!   `"any"`, 2xx under `"standard"`; `response_truncated` says the body
+//!   was cut to the limit).
 //! - FAILED: `{id, eventId, state, error, errorCode}` — `Event::Terminal`
-//!   with `Outcome::Failed`; codes from the one table [`ErrorCode`].
+//!   with `Outcome::Failed`; codes from the one table [`ErrorCode`]. Under
+//!   `"standard"`, a refused status is `Outcome::FailedByServer`: FAILED
+//!   with `errorCode` = the status and `statusCode`, `serverResponse` kept.
 //! - FAILED without `eventId`: `{id?, state, error, errorCode?}` —
 //!   `Event::Rejected`, a refused `startUpload`: the reference plugin's
 //!   messages ([`validate`]), and an [`ErrorCode`] on every refusal but the
@@ -96,6 +115,11 @@
 //!    whole file; checked by the simulator).
 //! 7. A kill at any instant loses no accepted upload and no terminal event:
 //!    everything that was confirmed or delivered is in a durable batch.
+//! 8. A paused upload starts no attempt; an `"unmetered"` one none on a
+//!    metered network; a retried status waits at least `Retry-After`
+//!    (within `maxBackoffMillis`).
+//! 9. An upload's idempotency key is drawn once, persisted with it, and
+//!    the same on every attempt, across relaunches.
 //!
 //! ## Limits
 //! Every size and count is bounded by [`Limits`] or a named constant; going

@@ -432,6 +432,55 @@ fn fsm_seeds() -> Vec<(&'static str, Scenario)> {
             },
         ),
         (
+            // #15: a pause, fresh headers, a metered network, a 503 with a
+            // hostile Retry-After and keys, across a kill.
+            "queue-control",
+            scenario(vec![
+                Step::InitDefaults {
+                    config: ConfigInput::Sensible {
+                        limit: 2,
+                        max_attempts: 3,
+                        progress_interval: 0,
+                    },
+                    defaults: 1 | 2,
+                },
+                Step::Start {
+                    payload: PayloadInput::Controlled {
+                        id: pool(0),
+                        choices: 4,
+                    },
+                    file: FileInput::Regular { size: 1_000 },
+                },
+                start(1),
+                Step::Metered {
+                    reachable: true,
+                    metered: true,
+                },
+                Step::Report {
+                    pick: 0,
+                    report: ReportInput::RetryAfter {
+                        status: 503,
+                        body: Blob(b"busy".to_vec()),
+                        retry_after_millis: u64::MAX,
+                    },
+                },
+                Step::Pause { id: pool(1) },
+                Step::UpdateHeaders {
+                    id: pool(1),
+                    headers: vec![(text("Authorization"), text("Bearer fresh"))],
+                },
+                Step::Kill {
+                    clock_back_millis: 0,
+                },
+                Step::Metered {
+                    reachable: true,
+                    metered: false,
+                },
+                Step::Resume { id: pool(1) },
+                respond(404, b"gone"),
+            ]),
+        ),
+        (
             "lower-limit-then-kill",
             Scenario {
                 os_owned: true,

@@ -29,7 +29,7 @@ use bgupload_fsm::validate::{MAX_ECHOED_ID_BYTES, truncate_to_char_boundary};
 use bgupload_fsm::{
     Attempt, AttemptReport, BodyFormat, Config, ErrorCode, Event, EventId, FileCheck, Input,
     LegacyUpload, Limits, MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Machine, Meta, Method,
-    Options, Outcome, ProgressThrottle, Recovered, RetryPolicy, TerminalEvent, Time,
+    NetworkRequirement, NetworkState, Options, Outcome, StatusPolicy, ProgressThrottle, Recovered, RetryPolicy, TerminalEvent, Time,
     TransferFailure, TransferOwnership, TransferReport, UploadId, UploadPayload, UploadRecord,
     UploadRequest,
 };
@@ -171,6 +171,10 @@ fuzz_enum! {
             request_method: Option<Text>,
             raw: bool,
         },
+        /// Well formed, with queue control: bit 0 `statusPolicy:
+        /// "standard"`, bit 1 `idempotencyKey`, bit 2 `network:
+        /// "unmetered"`, bit 3 an `Idempotency-Key` header of the app's.
+        Controlled { id: IdText, choices: u8 },
     }
 }
 
@@ -190,6 +194,8 @@ fuzz_enum! {
         Progress { sent: u64, total: u64 },
         Response { status: u16, body: Blob, truncated: bool },
         Failed { retryable: bool, error_code: i32, message: Text },
+        /// An answer with a parsed `Retry-After`.
+        RetryAfter { status: u16, body: Blob, retry_after_millis: u64 },
     }
 }
 
@@ -229,6 +235,13 @@ fuzz_enum! {
         SyncFirst { count: u8 },
         /// The process dies; the next one's clock may start lower.
         Kill { clock_back_millis: u32 },
+        Pause { id: IdText },
+        Resume { id: IdText },
+        UpdateHeaders { id: IdText, headers: Vec<(Text, Text)> },
+        /// The network as reachable-and-metered or not.
+        Metered { reachable: bool, metered: bool },
+        /// `init` with queue-control defaults (bits as `Controlled`).
+        InitDefaults { config: ConfigInput, defaults: u8 },
     }
 }
 
@@ -286,7 +299,10 @@ fn options_of(scenario: &Scenario) -> Options {
     } else {
         TransferOwnership::Engine
     };
-    options.network_reachable = !scenario.offline_at_start;
+    options.network = match scenario.offline_at_start {
+        true => NetworkState::UNREACHABLE,
+        false => NetworkState::UNMETERED,
+    };
     let input = &scenario.limits;
     let defaults = Limits::default();
     let small = |value: u8, default: usize| match value % 9 {
@@ -416,7 +432,34 @@ fn payload_of(input: &PayloadInput) -> UploadPayload {
             notification_title: text(notification_title),
             request_method: text(request_method),
             body_format: format(*raw),
+            ..UploadPayload::default()
         },
+        PayloadInput::Controlled { id, choices } => {
+            let own_key = (choices & 8 != 0).then(|| ("Idempotency-Key".to_owned(), "\"k\"".to_owned()));
+            UploadPayload {
+                status_policy: (choices & 1 != 0).then_some(StatusPolicy::Standard),
+                idempotency_key: Some(choices & 2 != 0),
+                network: (choices & 4 != 0).then_some(NetworkRequirement::Unmetered),
+                headers: own_key.into_iter().collect(),
+                ..support::payload(&id_text(id))
+            }
+        }
+    }
+}
+
+/// A config with queue-control defaults (bits as `PayloadInput::Controlled`).
+fn config_with_defaults(input: &ConfigInput, defaults: u8) -> Config {
+    Config {
+        status_policy: match defaults & 1 {
+            0 => StatusPolicy::Any,
+            _ => StatusPolicy::Standard,
+        },
+        idempotency_key: defaults & 2 != 0,
+        network: match defaults & 4 {
+            0 => NetworkRequirement::Any,
+            _ => NetworkRequirement::Unmetered,
+        },
+        ..config_of(input)
     }
 }
 
@@ -444,6 +487,17 @@ fn report_of(input: &ReportInput) -> TransferReport {
             status: *status,
             body: body.0.clone(),
             truncated: *truncated,
+            retry_after_millis: None,
+        },
+        ReportInput::RetryAfter {
+            status,
+            body,
+            retry_after_millis,
+        } => TransferReport::Response {
+            status: *status,
+            body: body.0.clone(),
+            truncated: false,
+            retry_after_millis: Some(*retry_after_millis),
         },
         ReportInput::Failed {
             retryable,
@@ -635,6 +689,26 @@ fn apply(world: &mut World, checker: &mut Checker, step: &Step) {
             world.destroy();
         }
         Step::Network { reachable } => world.network(*reachable),
+        Step::Pause { id } => {
+            world.pause(&id_text(id));
+        }
+        Step::Resume { id } => {
+            world.resume(&id_text(id));
+        }
+        Step::UpdateHeaders { id, headers } => {
+            let headers = headers
+                .iter()
+                .map(|(name, value)| (name.0.clone(), value.0.clone()))
+                .collect();
+            world.update_headers(&id_text(id), headers);
+        }
+        Step::Metered { reachable, metered } => world.network_state(NetworkState {
+            reachable: *reachable,
+            metered: *metered,
+        }),
+        Step::InitDefaults { config, defaults } => {
+            world.init(config_with_defaults(config, *defaults));
+        }
         Step::Report {
             pick: index,
             report,
@@ -793,6 +867,7 @@ impl Checker {
                 status,
                 body,
                 truncated,
+                ..
             } => self.responses.entry(id.clone()).or_default().push((
                 *status,
                 body.clone(),
@@ -829,6 +904,22 @@ impl Checker {
         }
         let id = &terminal.upload_id;
         match &terminal.outcome {
+            Outcome::FailedByServer {
+                status_code,
+                server_response,
+                ..
+            } => {
+                let answered = self.responses.get(id).is_some_and(|sent| {
+                    sent.iter().any(|(status, body, _)| {
+                        *status == *status_code
+                            && String::from_utf8_lossy(body).starts_with(server_response.as_str())
+                    })
+                });
+                assert!(
+                    answered,
+                    "FAILED {terminal:?} under \"standard\" matches no response reported for {id}"
+                );
+            }
             Outcome::Uploaded {
                 status_code,
                 server_response,

@@ -193,6 +193,7 @@ fn drive_to_quiet(mut machine: Machine) {
                             status: 200,
                             body: b"ok".to_vec(),
                             truncated: false,
+                            retry_after_millis: None,
                         },
                     }))
                 }
