@@ -29,9 +29,9 @@ use bgupload_fsm::validate::{MAX_ECHOED_ID_BYTES, truncate_to_char_boundary};
 use bgupload_fsm::{
     Attempt, AttemptReport, BodyFormat, Config, ErrorCode, Event, EventId, FileCheck, Input,
     LegacyUpload, Limits, MSG_ATTEMPTS_EXHAUSTED, MSG_CANCELLED, MSG_LEGACY, Machine, Meta, Method,
-    NetworkRequirement, NetworkState, Options, Outcome, StatusPolicy, ProgressThrottle, Recovered, RetryPolicy, TerminalEvent, Time,
-    TransferFailure, TransferOwnership, TransferReport, UploadId, UploadPayload, UploadRecord,
-    UploadRequest,
+    NetworkRequirement, NetworkState, Options, Outcome, ProgressThrottle, Recovered, RetryPolicy,
+    StatusPolicy, TerminalEvent, Time, TransferFailure, TransferOwnership, TransferReport,
+    UploadId, UploadPayload, UploadRecord, UploadRequest,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -368,6 +368,7 @@ fn config_of(input: &ConfigInput) -> Config {
                 min_interval_millis: u64::from(progress_interval % 4) * 250,
                 min_percent_step: 1,
             },
+            ..Config::default()
         },
         ConfigInput::Raw {
             limit,
@@ -387,6 +388,7 @@ fn config_of(input: &ConfigInput) -> Config {
                 min_interval_millis,
                 min_percent_step,
             },
+            ..Config::default()
         },
     }
 }
@@ -435,7 +437,8 @@ fn payload_of(input: &PayloadInput) -> UploadPayload {
             ..UploadPayload::default()
         },
         PayloadInput::Controlled { id, choices } => {
-            let own_key = (choices & 8 != 0).then(|| ("Idempotency-Key".to_owned(), "\"k\"".to_owned()));
+            let own_key =
+                (choices & 8 != 0).then(|| ("Idempotency-Key".to_owned(), "\"k\"".to_owned()));
             UploadPayload {
                 status_policy: (choices & 1 != 0).then_some(StatusPolicy::Standard),
                 idempotency_key: Some(choices & 2 != 0),
