@@ -21,7 +21,7 @@
 #    where plugin.xml says, and that without the libraries the plugin's
 #    hook stops `plugin add` with the build command.
 # 6. Swift glue: `swiftc -typecheck` of cordova/src/ios with the generated
-#    bridge, Linux Foundation and stubs of UIKit/Cordova
+#    bridge, Linux Foundation and stubs of UIKit/Network/Cordova
 #    (cordova/test/ios-stubs), in the Swift chroot of scripts/swift-check.sh
 #    when it exists and this runs as root; skipped (and said so) otherwise.
 #
@@ -223,6 +223,7 @@ if ! mountpoint -q "$swift_chroot/proc"; then
 fi
 timeout 600 chroot "$swift_chroot" sh -c "cd $check_in_chroot \
     && swiftc -parse-as-library -emit-module -module-name UIKit -o stubs/UIKit.swiftmodule stubs/UIKit.swift \
+    && swiftc -parse-as-library -emit-module -module-name Network -o stubs/Network.swiftmodule stubs/Network.swift \
     && swiftc -parse-as-library -emit-module -module-name Cordova -I stubs -o stubs/Cordova.swiftmodule stubs/Cordova.swift \
     && swiftc -typecheck -swift-version 5 -I stubs -import-objc-header bridging-header.h \
         generated/SwiftBridgeCore.swift generated/bgupload-ffi/bgupload-ffi.swift stubs/DarwinFoundation.swift plugin/*.swift"

@@ -178,6 +178,8 @@ struct Jvm {
     lines: mpsc::Receiver<String>,
     events: Vec<Delivered>,
     acked: Vec<(u64, String)>,
+    /// What each `getUploads` answered, in order.
+    listings: Vec<Value>,
     other_output: Vec<String>,
 }
 
@@ -220,6 +222,7 @@ impl Jvm {
             lines,
             events: Vec::new(),
             acked: Vec::new(),
+            listings: Vec::new(),
             other_output: Vec::new(),
         }
     }
@@ -251,6 +254,12 @@ impl Jvm {
             ["ACKED", event_id, result] => {
                 let event_id = event_id.parse().expect("a numeric eventId");
                 self.acked.push((event_id, (*result).to_owned()));
+                None
+            }
+            ["LISTING", json] => {
+                let listing = serde_json::from_str(json)
+                    .unwrap_or_else(|error| panic!("listing is not JSON ({error}): {json}"));
+                self.listings.push(listing);
                 None
             }
             ["RESULT", ..] => Some(line),
@@ -291,6 +300,12 @@ impl Jvm {
     fn error(&mut self, command: &[&str]) -> String {
         self.call(command)
             .unwrap_or_else(|| panic!("{command:?} succeeded; an error was expected"))
+    }
+
+    /// `getUploads` through JNI: its listing.
+    fn uploads(&mut self) -> Value {
+        self.ok(&["getUploads"]);
+        self.listings.last().cloned().expect("a listing line")
     }
 
     /// Index after the last event seen, to look only at later ones.
@@ -411,18 +426,30 @@ fn json_text(value: Value) -> String {
 
 // ---------------------------------------------------------------- test
 
-#[test]
-fn uploads_through_jni_with_events_acknowledgement_and_errors() {
-    let work = tempfile::tempdir().expect("a temporary directory");
-    let classes = work.path().join("classes");
+/// The harness classes (compiled into `work/classes`) and the library.
+fn java_and_library(work: &Path) -> (PathBuf, PathBuf) {
+    let classes = work.join("classes");
     compile_java(&classes);
-    let library = ffi_library();
+    (classes, ffi_library())
+}
+
+/// The embedded receiver on 127.0.0.1, storing into `work/received`, and
+/// the runtime it runs on.
+fn receiver_in(work: &Path) -> (tokio::runtime::Runtime, Receiver) {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime for the receiver");
     let receiver = runtime
         .block_on(Receiver::start(ReceiverConfig::loopback(
-            work.path().join("received"),
+            work.join("received"),
         )))
         .expect("the receiver starts on 127.0.0.1");
+    (runtime, receiver)
+}
+
+#[test]
+fn uploads_through_jni_with_events_acknowledgement_and_errors() {
+    let work = tempfile::tempdir().expect("a temporary directory");
+    let (classes, library) = java_and_library(work.path());
+    let (runtime, receiver) = receiver_in(work.path());
     let url = receiver.url();
     let data_dir = work.path().join("engine");
     let data = data_dir.to_str().expect("a UTF-8 path");
@@ -819,5 +846,94 @@ fn uploads_through_jni_with_events_acknowledgement_and_errors() {
         jni_complaints.is_empty(),
         "-Xcheck:jni: {jni_complaints:#?}"
     );
+    runtime.block_on(receiver.shutdown());
+}
+
+/// Queue control (#15) through JNI: `statusPolicy` and `idempotencyKey`
+/// from `init`, a 503 with `Retry-After`, `pauseUpload`, `getUploads`,
+/// `updateHeaders`, `resumeUpload` and `setNetwork`, with their errors.
+#[test]
+fn queue_control_through_jni() {
+    let work = tempfile::tempdir().expect("a temporary directory");
+    let (classes, library) = java_and_library(work.path());
+    let (runtime, receiver) = receiver_in(work.path());
+    let url = format!("{}?status=503&retryAfter=1&times=1", receiver.url());
+    let data_dir = work.path().join("engine");
+    let file = work.path().join("photo.jpg");
+    let sha = write_file(&file, 20_000, 9);
+    let mut jvm = Jvm::start(&classes, &library);
+    jvm.ok(&["open", data_dir.to_str().unwrap(), "<null>"]);
+    let config = json_text(serde_json::json!({
+        "statusPolicy": "standard",
+        "idempotencyKey": true,
+        "initialBackoffMillis": 100,
+    }));
+    jvm.ok(&["init", "listener", &config]);
+    let id = "queue-control-1";
+    let payload = json_text(serde_json::json!({
+        "id": id,
+        "filePath": file.to_str().unwrap(),
+        "serverUrl": url,
+        "headers": {"X-Token": "old"},
+    }));
+    jvm.ok(&["startUpload", &payload]);
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    while receiver.received().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the first attempt within the timeout"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    jvm.ok(&["pauseUpload", id]);
+    let listing = jvm.uploads();
+    assert_eq!(listing["uploads"][0]["id"], id);
+    assert_eq!(listing["uploads"][0]["state"], "paused");
+    assert!(
+        !listing.to_string().contains("status=503"),
+        "no query in a listing: {listing}"
+    );
+    jvm.ok(&["updateHeaders", id, r#"{"X-Token":"fresh"}"#]);
+    std::thread::sleep(Duration::from_millis(1_200));
+    assert_eq!(receiver.received().len(), 1, "nothing sent while paused");
+    jvm.ok(&["setNetwork", "true", "false"]);
+    let since = jvm.mark();
+    jvm.ok(&["resumeUpload", id]);
+    let uploaded = jvm.wait_for(since, "UPLOADED", |event| {
+        event.is_final() && event.id() == id
+    });
+    assert_eq!(uploaded.state(), "UPLOADED", "{}", uploaded.json);
+    let answer: Value =
+        serde_json::from_str(uploaded.json["serverResponse"].as_str().unwrap()).unwrap();
+    assert_eq!(answer["receivedInfo"]["sha256"], sha);
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].headers["x-token"], "old");
+    assert_eq!(received[1].headers["x-token"], "fresh");
+    assert_eq!(
+        received[0].headers["idempotency-key"], received[1].headers["idempotency-key"],
+        "one key across attempts"
+    );
+    assert_eq!(jvm.uploads()["uploads"], serde_json::json!([]));
+
+    assert_eq!(jvm.error(&["pauseUpload", "<null>"]), MSG_ID_REQUIRED);
+    assert_eq!(jvm.error(&["resumeUpload", ""]), MSG_ID_REQUIRED);
+    assert!(
+        jvm.error(&["updateHeaders", id, "{}"])
+            .contains("is not in progress"),
+        "an ended upload"
+    );
+    assert!(
+        jvm.error(&["updateHeaders", "nobody", "[1]"])
+            .starts_with("headers must be an object"),
+    );
+    jvm.ok(&["pauseUpload", "nobody"]);
+    jvm.ok(&["close"]);
+    let listing = jvm.uploads();
+    assert!(
+        listing["error"].as_str().unwrap().contains("not open"),
+        "{listing}"
+    );
+    jvm.finish();
     runtime.block_on(receiver.shutdown());
 }

@@ -25,6 +25,8 @@ const BIN_DIR = process.env.BGUPLOAD_BIN_DIR || path.join(REPO, 'target', 'debug
 export const WAIT_MS = 30_000;
 /** How long "nothing more arrives" is watched for. */
 export const QUIET_MS = 400;
+/** How often `eventually` looks again. */
+export const POLL_MS = 50;
 
 const SERVICE = 'BgUpload';
 
@@ -250,6 +252,23 @@ export class Events {
     async quietAfter (count = this.list.length) {
         await sleep(QUIET_MS);
         return this.list.slice(count);
+    }
+}
+
+/**
+ * Polls `probe` (async) until it returns a value other than undefined,
+ * every POLL_MS, for at most `ms`; resolves with that value, or rejects
+ * naming `what` and the last thing `describe` said.
+ */
+export async function eventually (probe, what, { ms = WAIT_MS, describe = () => '' } = {}) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+        const found = await probe();
+        if (found !== undefined) return found;
+        if (Date.now() >= deadline) {
+            throw new Error(`${what}: not within ${ms} ms; last seen: ${describe()}`);
+        }
+        await sleep(POLL_MS);
     }
 }
 

@@ -97,6 +97,18 @@ uploader.acknowledgeEvent(wrapperAcknowledge);
 uploader.removeUpload(wrapperPayload.id);
 uploader.destroy();
 
+// Queue control is ours only (the wrapper has no such methods): a wrapper
+// app reaches it on the object our init returns, in the same promise style,
+// and our payload fields pass through the wrapper's payload.
+void viaPromise((resolve, reject) => uploader.pauseUpload(wrapperPayload.id, resolve, reject));
+void viaPromise((resolve, reject) => uploader.resumeUpload(wrapperPayload.id, resolve, reject));
+void viaPromise((resolve, reject) =>
+    uploader.updateHeaders(wrapperPayload.id, wrapperPayload.headers ?? {}, resolve, reject));
+void new Promise((resolve, reject) => uploader.getUploads(resolve, reject));
+uploader.startUpload({ ...wrapperPayload, statusPolicy: 'standard', idempotencyKey: true, network: 'unmetered' });
+const policyPayload: FTMPayloadOptions = { ...wrapperPayload, statusPolicy: 'standard' };
+uploader.startUpload(policyPayload);
+
 // Still refused.
 // @ts-expect-error: the wrapper's one-object init is not the plugin's API
 FileTransferManager.init(options);

@@ -7,14 +7,26 @@
  *   uploader.removeUpload(id, ok, err);
  *   uploader.acknowledgeEvent(eventId, ok, err);
  *   uploader.destroy(ok, err);
+ *   uploader.pauseUpload(id, ok, err);            // bgupload: queue control
+ *   uploader.resumeUpload(id, ok, err);
+ *   uploader.updateHeaders(id, headers, ok, err);
+ *   uploader.getUploads(listing => { ... }, err);
  *
  * Native actions (service "BgUpload", the same on Android, iOS and the test
  * bridge): initManager [configJson], startUpload [payloadJson],
- * removeUpload [id], acknowledgeEvent [eventId], destroy []. Arguments go
- * as JSON text so that every platform decodes them in one place (the
- * engine), with the app's key order kept. The initManager callback is kept
- * by the native side and receives every event as an object; every other
- * action answers once, with nothing or an error message.
+ * removeUpload [id], acknowledgeEvent [eventId], destroy [],
+ * pauseUpload [id], resumeUpload [id], updateHeaders [id, headersJson],
+ * getUploads []. Arguments go as JSON text so that every platform decodes
+ * them in one place (the engine), with the app's key order kept. The
+ * initManager callback is kept by the native side and receives every event
+ * as an object; getUploads answers once with the listing object
+ * ({uploads, unacknowledgedEvents}); every other action answers once, with
+ * nothing or an error message.
+ *
+ * The config and the payload go to the engine as given (plus the
+ * reference's defaults), so the engine's own fields (statusPolicy,
+ * idempotencyKey, network, ...) need nothing here: the engine checks them
+ * and names the field it refuses.
  *
  * `filePath` is passed as given: the engine accepts absolute paths and
  * file:// URLs (percent-decoded there). cordova-plugin-file is not needed.
@@ -144,6 +156,59 @@ FileTransferManager.prototype.acknowledgeEvent = function (eventId, success, err
         SERVICE,
         'acknowledgeEvent',
         [String(eventId)]
+    );
+};
+
+/*
+ * The queue-control calls below are bgupload's own (the reference has none).
+ * Like removeUpload, a missing id is refused here with the reference's
+ * message, without a native call; an unknown id is the engine's to judge.
+ */
+function idAction (action, id, extraArgs, success, error) {
+    if (!id) {
+        call(error, { error: MSG_ID_REQUIRED });
+        return;
+    }
+    exec(
+        () => call(success),
+        (failure) => call(error, { error: messageOf(failure) }),
+        SERVICE,
+        action,
+        [String(id)].concat(extraArgs)
+    );
+}
+
+FileTransferManager.prototype.pauseUpload = function (id, success, error) {
+    idAction('pauseUpload', id, [], success, error);
+};
+
+FileTransferManager.prototype.resumeUpload = function (id, success, error) {
+    idAction('resumeUpload', id, [], success, error);
+};
+
+/*
+ * `headers` replaces the upload's headers for every later attempt; omitted
+ * or null is no headers of the app's, as startUpload's default {}. The
+ * engine checks them as startUpload's; a value JSON cannot carry (a
+ * function: callbacks passed in the headers' place) is refused here, in
+ * the engine's words, rather than sent as "no headers".
+ */
+FileTransferManager.prototype.updateHeaders = function (id, headers, success, error) {
+    if (id && (typeof headers === 'function' || typeof headers === 'symbol')) {
+        call(error, { error: `headers must be an object, not a ${typeof headers}` });
+        return;
+    }
+    const headersJson = JSON.stringify(headers === undefined || headers === null ? {} : headers);
+    idAction('updateHeaders', id, [headersJson], success, error);
+};
+
+FileTransferManager.prototype.getUploads = function (success, error) {
+    exec(
+        (listing) => call(success, listing),
+        (failure) => call(error, { error: messageOf(failure) }),
+        SERVICE,
+        'getUploads',
+        []
     );
 };
 

@@ -199,9 +199,19 @@ pub fn remove_upload<'local>(
     _class: JClass<'local>,
     upload_id: JString<'local>,
 ) -> JString<'local> {
-    answer(&mut unowned, |env| {
-        let upload_id = text(env, &upload_id, "id")?;
-        core::remove_upload(upload_id.as_deref())
+    upload_command(&mut unowned, &upload_id, core::remove_upload)
+}
+
+/// A command on one upload id (`removeUpload`, `pauseUpload`,
+/// `resumeUpload`).
+fn upload_command<'local>(
+    unowned: &mut EnvUnowned<'local>,
+    upload_id: &JString<'local>,
+    command: fn(Option<&str>) -> Result<(), FfiError>,
+) -> JString<'local> {
+    answer(unowned, |env| {
+        let upload_id = text(env, upload_id, "id")?;
+        command(upload_id.as_deref())
     })
 }
 
@@ -247,10 +257,7 @@ pub fn pause_upload<'local>(
     _class: JClass<'local>,
     upload_id: JString<'local>,
 ) -> JString<'local> {
-    answer(&mut unowned, |env| {
-        let upload_id = text(env, &upload_id, "id")?;
-        core::pause_upload(upload_id.as_deref())
-    })
+    upload_command(&mut unowned, &upload_id, core::pause_upload)
 }
 
 #[jni_mangle("com.bgupload.Native")]
@@ -259,10 +266,7 @@ pub fn resume_upload<'local>(
     _class: JClass<'local>,
     upload_id: JString<'local>,
 ) -> JString<'local> {
-    answer(&mut unowned, |env| {
-        let upload_id = text(env, &upload_id, "id")?;
-        core::resume_upload(upload_id.as_deref())
-    })
+    upload_command(&mut unowned, &upload_id, core::resume_upload)
 }
 
 #[jni_mangle("com.bgupload.Native")]

@@ -56,22 +56,36 @@ public final class BgUploadEventListener: @unchecked Sendable {
 public final class BgUploadTransferHost: @unchecked Sendable {
     let reports = DispatchQueue(label: "reports")
     let fileBytes: Data
+    private let lock = NSLock()
+    /// Each attempt's headers, in order: the first is answered 503.
+    private(set) var attemptHeaders: [String] = []
 
     init(fileBytes: Data) { self.fileBytes = fileBytes }
 
     func startTransfer(upload_id: RustString, attempt: UInt32, url: RustString, method: RustString,
-                       headers_json: RustString, body_file_path: RustString) {
+                       headers_json: RustString, body_file_path: RustString, allows_metered: Bool) {
         let id = upload_id.toString()
         let path = body_file_path.toString()
         let headers = headers_json.toString()
-        print("startTransfer \(id) #\(attempt) \(method.toString()) \(url.toString()) \(headers)")
+        print("startTransfer \(id) #\(attempt) \(method.toString()) \(url.toString()) \(headers) metered: \(allows_metered)")
         guard let body = FileManager.default.contents(atPath: path) else { fail("no body file at \(path)") }
         if !headers.contains("multipart/form-data; boundary=") { fail("no multipart content type: \(headers)") }
+        if !headers.contains("Idempotency-Key") { fail("no Idempotency-Key: \(headers)") }
+        if !allows_metered { fail("a network \"any\" upload may use a metered network") }
         if body.range(of: fileBytes) == nil { fail("the body file does not hold the file's bytes") }
-        // Report from another queue, as a URLSession delegate would.
+        lock.lock()
+        attemptHeaders.append(headers)
+        let first = attemptHeaders.count == 1
+        lock.unlock()
+        // Report from another queue, as a URLSession delegate would; the
+        // first answer is a 503 with Retry-After under "standard".
         reports.async {
             expectOk(bguploadReportProgress(id, attempt, UInt64(body.count), UInt64(body.count)), "progress")
-            expectOk(bguploadReportResponse(id, attempt, 201, "{\"ok\":true}"), "response")
+            if first {
+                expectOk(bguploadReportResponse(id, attempt, 503, "busy", "1", ""), "503 response")
+            } else {
+                expectOk(bguploadReportResponse(id, attempt, 201, "{\"ok\":true}", "", ""), "response")
+            }
         }
     }
 
@@ -87,9 +101,11 @@ let fileBytes = Data("swift-check file bytes \(UUID().uuidString)".utf8)
 _ = FileManager.default.createFile(atPath: filePath, contents: fileBytes)
 
 expectError(bguploadStartUpload("{}"), containing: "call open first", "startUpload before open")
-expectOk(bguploadOpenOsOwned(dataDir, "{}", BgUploadTransferHost(fileBytes: fileBytes)), "open")
+let host = BgUploadTransferHost(fileBytes: fileBytes)
+expectOk(bguploadOpenOsOwned(dataDir, "{}", host), "open")
 let listener = BgUploadEventListener()
-expectOk(bguploadInit("{\"parallelUploadsLimit\": 2}", listener), "init")
+let config = "{\"parallelUploadsLimit\": 2, \"statusPolicy\": \"standard\", \"idempotencyKey\": true, \"initialBackoffMillis\": 100}"
+expectOk(bguploadInit(config, listener), "init")
 
 expectError(bguploadStartUpload("null"), containing: "Upload Settings object is missing", "null payload")
 let refused = listener.nextFinal()
@@ -104,10 +120,30 @@ guard (uploaded["state"] as? String) == "UPLOADED", (uploaded["id"] as? String) 
       (uploaded["statusCode"] as? Int) == 201, let eventId = uploaded["eventId"] as? String,
       UInt64(eventId) != nil
 else { fail("unexpected event \(uploaded)") }
+if host.attemptHeaders.count != 2 { fail("503 then 201: \(host.attemptHeaders)") }
+func key(_ headers: String) -> String? {
+    guard let data = headers.data(using: .utf8),
+          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { return nil }
+    return object["Idempotency-Key"] as? String
+}
+if key(host.attemptHeaders[0]) == nil || key(host.attemptHeaders[0]) != key(host.attemptHeaders[1]) {
+    fail("one Idempotency-Key across attempts: \(host.attemptHeaders)")
+}
+let listing = bguploadGetUploads().toString()
+if !listing.contains("\"uploads\":[]") || !listing.contains("\"unacknowledgedEvents\":1") {
+    fail("listing before the acknowledgement: \(listing)")
+}
+expectError(bguploadUpdateHeaders(id, "{}"), containing: "is not in progress", "updateHeaders of an ended upload")
+expectError(bguploadPauseUpload(""), containing: "Upload ID is required", "pauseUpload without id")
+expectOk(bguploadPauseUpload("nobody"), "pauseUpload of an unknown id")
+expectOk(bguploadResumeUpload("nobody"), "resumeUpload of an unknown id")
+expectOk(bguploadSetNetwork(true, false), "setNetwork")
 expectOk(bguploadAcknowledgeEvent(eventId), "acknowledgeEvent")
 expectOk(bguploadAcknowledgeEvent("x-coredata://123/UploadEvent/p1"), "an eventId never issued")
 expectError(bguploadAcknowledgeEvent(""), containing: "Event ID is required", "empty eventId")
 expectOk(bguploadSetNetworkReachable(true), "setNetworkReachable")
 expectOk(bguploadDestroy(), "destroy")
 expectOk(bguploadClose(), "close")
+if !bguploadGetUploads().toString().contains("\"error\"") { fail("getUploads after close") }
 print("swift-check: ok")

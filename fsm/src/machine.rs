@@ -852,21 +852,11 @@ impl Machine {
 
     fn on_pause(&mut self, command: CommandId, upload_id: &str) {
         let result = self.known_upload(upload_id).map(|found| {
-            let Some(id) = found else { return };
-            let mut upload = self.remove_upload(&id);
-            if let Phase::Transferring { attempt, .. } | Phase::Reconciling { attempt, .. } =
-                upload.phase
-            {
-                self.cancel_attempt(&id, attempt);
-            }
-            let changed = !upload.record.paused || upload.phase != Phase::Paused;
-            upload.record.paused = true;
-            upload.record.in_flight = false;
-            upload.phase = Phase::Paused;
-            if changed {
-                self.persist(vec![Change::PutUpload(upload.record.clone())]);
-            }
-            self.insert_upload(upload);
+            let Some(id) = found.filter(|id| !self.paused_upload(id)) else {
+                return;
+            };
+            let change = self.stop_and_requeue(&id, Phase::Paused);
+            self.persist(vec![change]);
         });
         self.push_gated(Effect::CommandDone { command, result });
     }
@@ -940,17 +930,28 @@ impl Machine {
             .cloned()
             .collect();
         for id in stopped {
-            let mut upload = self.remove_upload(&id);
-            if let Phase::Transferring { attempt, .. } | Phase::Reconciling { attempt, .. } =
-                upload.phase
-            {
-                self.cancel_attempt(&id, attempt);
-            }
-            upload.record.in_flight = false;
-            upload.phase = Phase::Ready;
-            self.persist(vec![Change::PutUpload(upload.record.clone())]);
-            self.insert_upload(upload);
+            let change = self.stop_and_requeue(&id, Phase::Ready);
+            self.persist(vec![change]);
         }
+    }
+
+    /// Stops the upload's attempt, if one may run, and puts the upload in
+    /// `phase` (`Ready`, or `Paused`): not a failure, nothing counted.
+    /// Returns the change that records it, for the caller's batch.
+    fn stop_and_requeue(&mut self, id: &UploadId, phase: Phase) -> Change {
+        debug_assert!(matches!(phase, Phase::Ready | Phase::Paused));
+        let mut upload = self.remove_upload(id);
+        if let Phase::Transferring { attempt, .. } | Phase::Reconciling { attempt, .. } =
+            upload.phase
+        {
+            self.cancel_attempt(id, attempt);
+        }
+        upload.record.in_flight = false;
+        upload.record.paused = phase == Phase::Paused;
+        upload.phase = phase;
+        let change = Change::PutUpload(upload.record.clone());
+        self.insert_upload(upload);
+        change
     }
 
     fn on_acknowledge(&mut self, command: CommandId, event_id: EventId) {
@@ -1188,18 +1189,11 @@ impl Machine {
                 continue;
             };
             match upload.phase {
-                Phase::Reconciling { attempt, deadline } if deadline <= now => {
+                Phase::Reconciling { deadline, .. } if deadline <= now => {
                     // The OS never reported: stop its transfer, try anew
                     // (not counted: nothing said the network failed).
-                    self.ready_effects.push_back(Effect::CancelAttempt {
-                        upload_id: id.clone(),
-                        attempt,
-                    });
-                    let mut upload = self.remove_upload(&id);
-                    upload.record.in_flight = false;
-                    upload.phase = Phase::Ready;
-                    self.persist(vec![Change::PutUpload(upload.record.clone())]);
-                    self.insert_upload(upload);
+                    let change = self.stop_and_requeue(&id, Phase::Ready);
+                    self.persist(vec![change]);
                 }
                 Phase::Transferring {
                     progress:
@@ -1334,16 +1328,7 @@ impl Machine {
                 break;
             };
             let id = id.clone();
-            let mut upload = self.remove_upload(&id);
-            if let Phase::Transferring { attempt, .. } | Phase::Reconciling { attempt, .. } =
-                upload.phase
-            {
-                self.cancel_attempt(&id, attempt);
-            }
-            upload.record.in_flight = false;
-            upload.phase = Phase::Ready;
-            changes.push(Change::PutUpload(upload.record.clone()));
-            self.insert_upload(upload);
+            changes.push(self.stop_and_requeue(&id, Phase::Ready));
         }
         changes
     }

@@ -170,7 +170,7 @@ impl StateMachineTest for MachineUnderTest {
                 max_attempts,
                 defaults,
             } => {
-                world.init(Config {
+                let config = Config {
                     parallel_uploads_limit: limit,
                     retry: RetryPolicy {
                         max_attempts,
@@ -178,16 +178,9 @@ impl StateMachineTest for MachineUnderTest {
                         max_backoff_millis: 5_000,
                     },
                     progress: ProgressThrottle::default(),
-                    status_policy: match defaults & 1 {
-                        0 => StatusPolicy::Any,
-                        _ => StatusPolicy::Standard,
-                    },
-                    idempotency_key: defaults & 2 != 0,
-                    network: match defaults & 4 {
-                        0 => NetworkRequirement::Any,
-                        _ => NetworkRequirement::Unmetered,
-                    },
-                });
+                    ..Config::default()
+                };
+                world.init(support::with_defaults(config, defaults));
             }
             Step::Start { id, variant } => {
                 let text = app_id(id);

@@ -450,22 +450,6 @@ fn payload_of(input: &PayloadInput) -> UploadPayload {
     }
 }
 
-/// A config with queue-control defaults (bits as `PayloadInput::Controlled`).
-fn config_with_defaults(input: &ConfigInput, defaults: u8) -> Config {
-    Config {
-        status_policy: match defaults & 1 {
-            0 => StatusPolicy::Any,
-            _ => StatusPolicy::Standard,
-        },
-        idempotency_key: defaults & 2 != 0,
-        network: match defaults & 4 {
-            0 => NetworkRequirement::Any,
-            _ => NetworkRequirement::Unmetered,
-        },
-        ..config_of(input)
-    }
-}
-
 fn file_of(input: &FileInput) -> FileCheck {
     match *input {
         FileInput::Regular { size } => FileCheck::RegularFile { size },
@@ -710,7 +694,7 @@ fn apply(world: &mut World, checker: &mut Checker, step: &Step) {
             metered: *metered,
         }),
         Step::InitDefaults { config, defaults } => {
-            world.init(config_with_defaults(config, *defaults));
+            world.init(support::with_defaults(config_of(config), *defaults));
         }
         Step::Report {
             pick: index,

@@ -231,15 +231,17 @@ impl Checker {
                 ));
             }
         }
-        // With keys, one logical reception per upload.
-        let mut stored_per_key: BTreeMap<&str, u64> = BTreeMap::new();
+        // With keys, one logical reception per upload (one start of one
+        // id): a retry that carried another key would be stored again.
+        let mut stored_per_upload: BTreeMap<(&str, &str), u64> = BTreeMap::new();
         for reception in server.receptions.iter().filter(|r| r.stored) {
             if let Some(key) = &reception.key {
-                let copies = stored_per_key.entry(key).or_default();
+                let upload = (reception.upload_id.as_str(), reception.start.as_str());
+                let copies = stored_per_upload.entry(upload).or_default();
                 *copies += 1;
                 if *copies == 2 {
                     self.violation(format!(
-                        "idempotency: the server stored upload {} twice under key {key}",
+                        "idempotency: the server stored upload {} twice (the second under key {key})",
                         reception.upload_id
                     ));
                 }

@@ -120,6 +120,9 @@ pub struct StartChoices {
     pub standard: bool,
     /// `network: "unmetered"`: waits while the network is metered.
     pub unmetered: bool,
+    /// Tells this start from another of the same id (a header the server
+    /// groups receptions by: one logical upload each).
+    pub nonce: u64,
 }
 
 /// Everything a seed decides before the run starts.
@@ -201,6 +204,7 @@ fn plan_upload(
         keyed: rng.chance(500_000),
         standard: rng.chance(500_000),
         unmetered: rng.chance(250_000),
+        nonce: 2 * n,
     };
     plan.push((
         at,
@@ -229,7 +233,10 @@ fn plan_upload(
             Command::Start {
                 id: id.clone(),
                 path,
-                choices,
+                choices: StartChoices {
+                    nonce: 2 * n + 1,
+                    ..choices
+                },
             },
         ));
     }

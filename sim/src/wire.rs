@@ -22,6 +22,9 @@ pub const SERVER_HOST: &str = "server";
 pub const SERVER_PORT: u16 = 80;
 /// Header the app adds so the server can tell uploads apart.
 pub const UPLOAD_ID_HEADER: &str = "x-upload-id";
+/// Header the simulated app adds: which start of an upload id a request
+/// belongs to (the plan may start an id twice).
+pub const START_HEADER: &str = "x-sim-start";
 const CHUNK_BYTES: usize = 4 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -173,6 +176,8 @@ pub struct Reception {
     pub answered: bool,
     /// The request's `Idempotency-Key`, if it had one.
     pub key: Option<String>,
+    /// Which start of the upload id sent it ([`START_HEADER`]).
+    pub start: String,
     /// Whether the server stored this body as an upload (a logical
     /// reception): not when it answered 503, and not for a key it had
     /// stored already (it answers that key's first answer again).
@@ -216,15 +221,17 @@ impl ServerLog {
     /// the server refused those), and stored copies beyond the first.
     pub fn duplicates(&self) -> Duplicates {
         let mut counts = Duplicates::default();
-        let mut received: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut stored: BTreeMap<&str, u64> = BTreeMap::new();
+        // One logical upload: one start of one id.
+        let mut received: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        let mut stored: BTreeMap<(&str, &str), u64> = BTreeMap::new();
         for reception in &self.receptions {
             let keyed = reception.key.is_some();
             // A refused (503) body was not taken: not a reception.
             if !reception.stored && !reception.replayed {
                 continue;
             }
-            let seen = received.entry(&reception.upload_id).or_default();
+            let upload = (reception.upload_id.as_str(), reception.start.as_str());
+            let seen = received.entry(upload).or_default();
             *seen += 1;
             if *seen > 1 {
                 match keyed {
@@ -233,7 +240,7 @@ impl ServerLog {
                 }
             }
             if reception.stored {
-                let copies = stored.entry(&reception.upload_id).or_default();
+                let copies = stored.entry(upload).or_default();
                 *copies += 1;
                 if *copies > 1 {
                     match keyed {
@@ -298,11 +305,15 @@ async fn handle(
         .unwrap_or("")
         .to_owned();
     let method_is_put = request.method() == hyper::Method::PUT;
-    let key = request
-        .headers()
-        .get(bgupload_fsm::validate::IDEMPOTENCY_KEY_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let key = header(bgupload_fsm::validate::IDEMPOTENCY_KEY_HEADER);
+    let start = header(START_HEADER).unwrap_or_default();
     let body = Limited::new(request.into_body(), MAX_REQUEST_BYTES)
         .collect()
         .await
@@ -359,6 +370,7 @@ async fn handle(
             file: file.clone(),
             answered: !drop_it,
             key: key.clone(),
+            start,
             stored,
             replayed: replayed.is_some(),
         });

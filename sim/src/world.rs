@@ -346,7 +346,10 @@ fn payload(id: &str, path: &str, choices: StartChoices) -> UploadPayload {
         id: Some(id.to_owned()),
         file_path: Some(path.to_owned()),
         server_url: Some(format!("http://{}/upload", wire::SERVER_HOST)),
-        headers: vec![(UPLOAD_ID_HEADER.to_owned(), id.to_owned())],
+        headers: vec![
+            (UPLOAD_ID_HEADER.to_owned(), id.to_owned()),
+            (wire::START_HEADER.to_owned(), choices.nonce.to_string()),
+        ],
         parameters: vec![("album".to_owned(), "sim".to_owned())],
         ..UploadPayload::default()
     }

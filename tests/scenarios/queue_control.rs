@@ -62,44 +62,36 @@ async fn standard_policy_fails_a_4xx_with_the_answer_kept_python() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_503_is_retried_after_retry_after_with_the_same_idempotency_key() {
     bounded(async {
-        let data = tempfile::tempdir().unwrap();
-        let file = data.path().join("photo.jpg");
-        let sha = write_file(&file, 64 * 1024, 12);
-        let receiver = TestReceiver::start(Kind::Embedded, Setup::default()).await;
-        let url = format!("{}?status=503&retryAfter=1&times=1", receiver.url());
-        let mut harness = Harness::start(data.path(), standard_config()).await;
+        let mut rig = rig("status=503&retryAfter=1&times=1", 12).await;
         let id = new_id();
         let started = Instant::now();
-        harness
+        rig.harness
             .engine
             .start_upload(UploadPayload {
                 idempotency_key: Some(true),
-                ..payload(&id, &file, &url)
+                ..payload(&id, &rig.file, &rig.url)
             })
             .await
             .unwrap();
-        let results = harness.terminals(std::slice::from_ref(&id)).await;
+        let results = rig.harness.terminals(std::slice::from_ref(&id)).await;
         let (status, answer) = uploaded(&results[&id]);
         assert_eq!(status, 201);
-        assert_eq!(answer["receivedInfo"]["sha256"], sha);
+        assert_eq!(answer["receivedInfo"]["sha256"], rig.sha);
         assert!(
             started.elapsed() >= Duration::from_secs(1),
             "the retry waited for Retry-After"
         );
-        let received = receiver.embedded.as_ref().unwrap().received();
+        let received = rig.receiver.embedded.as_ref().unwrap().received();
         let statuses: Vec<u16> = received.iter().map(|record| record.status).collect();
         assert_eq!(statuses, [503, 201]);
-        let keys: Vec<&str> = received
-            .iter()
-            .map(|record| record.headers["idempotency-key"].as_str())
-            .collect();
+        let keys = received_header(&rig.receiver, "idempotency-key");
         assert_eq!(keys[0], keys[1], "one key across attempts");
         assert!(
             keys[0].starts_with('"') && keys[0].ends_with('"') && keys[0].len() == 38,
             "a quoted UUID: {}",
             keys[0]
         );
-        harness.stop().await;
+        rig.harness.stop().await;
     })
     .await;
 }
@@ -108,46 +100,31 @@ async fn a_503_is_retried_after_retry_after_with_the_same_idempotency_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_headers_reach_the_next_attempt() {
     bounded(async {
-        let data = tempfile::tempdir().unwrap();
-        let file = data.path().join("doc.txt");
-        write_file(&file, 16 * 1024, 13);
-        let receiver = TestReceiver::start(Kind::Embedded, Setup::default()).await;
-        let url = format!("{}?status=503&retryAfter=3&times=1", receiver.url());
-        let mut harness = Harness::start(data.path(), standard_config()).await;
+        // The first attempt is answered 503; the retry waits 3 s.
+        let mut rig = rig("status=503&retryAfter=3&times=1", 13).await;
         let id = new_id();
-        harness
+        rig.harness
             .engine
             .start_upload(UploadPayload {
                 headers: vec![("X-Token".to_owned(), "old".to_owned())],
-                ..payload(&id, &file, &url)
+                ..payload(&id, &rig.file, &rig.url)
             })
             .await
             .unwrap();
-        // The first attempt is answered 503; the retry waits 3 s.
-        wait_for_receptions(&receiver, 1).await;
-        harness
-            .engine
-            .update_headers(&id, vec![("X-Token".to_owned(), "fresh".to_owned())])
-            .await
-            .unwrap();
-        let results = harness.terminals(std::slice::from_ref(&id)).await;
+        wait_for_receptions(&rig.receiver, 1).await;
+        let fresh = vec![("X-Token".to_owned(), "fresh".to_owned())];
+        rig.harness.engine.update_headers(&id, fresh).await.unwrap();
+        let results = rig.harness.terminals(std::slice::from_ref(&id)).await;
         assert_eq!(uploaded(&results[&id]).0, 201);
-        let tokens: Vec<String> = receiver
-            .embedded
-            .as_ref()
-            .unwrap()
-            .received()
-            .iter()
-            .map(|record| record.headers["x-token"].clone())
-            .collect();
-        assert_eq!(tokens, ["old", "fresh"]);
-        let ended = harness
+        assert_eq!(received_header(&rig.receiver, "x-token"), ["old", "fresh"]);
+        let ended = rig
+            .harness
             .engine
             .update_headers(&id, Vec::new())
             .await
             .unwrap_err();
         assert!(ended.to_string().contains("is not in progress"), "{ended}");
-        harness.stop().await;
+        rig.harness.stop().await;
     })
     .await;
 }
@@ -157,30 +134,29 @@ async fn fresh_headers_reach_the_next_attempt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_upload_sends_nothing_until_resumed_across_a_restart() {
     bounded(async {
-        let data = tempfile::tempdir().unwrap();
-        let file = data.path().join("doc.txt");
-        let sha = write_file(&file, 16 * 1024, 14);
-        let receiver = TestReceiver::start(Kind::Embedded, Setup::default()).await;
-        let url = format!("{}?status=503&retryAfter=1&times=1", receiver.url());
-        let harness = Harness::start(data.path(), standard_config()).await;
+        let rig = rig("status=503&retryAfter=1&times=1", 14).await;
         let id = new_id();
-        harness
+        rig.harness
             .engine
-            .start_upload(payload(&id, &file, &url))
+            .start_upload(payload(&id, &rig.file, &rig.url))
             .await
             .unwrap();
-        wait_for_receptions(&receiver, 1).await;
-        harness.engine.pause_upload(&id).await.unwrap();
-        let listing = harness.engine.uploads().await.unwrap();
+        wait_for_receptions(&rig.receiver, 1).await;
+        rig.harness.engine.pause_upload(&id).await.unwrap();
+        let listing = rig.harness.engine.uploads().await.unwrap();
         assert_eq!(listing.uploads[0].state, "paused");
         tokio::time::sleep(Duration::from_millis(1_500)).await;
-        assert_eq!(receiver.completed().await, 1, "nothing sent while paused");
-        harness.stop().await;
+        assert_eq!(
+            rig.receiver.completed().await,
+            1,
+            "nothing sent while paused"
+        );
+        rig.harness.stop().await;
 
-        let mut harness = Harness::start(data.path(), standard_config()).await;
+        let mut harness = Harness::start(rig.data.path(), standard_config()).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(
-            receiver.completed().await,
+            rig.receiver.completed().await,
             1,
             "still paused after a restart"
         );
@@ -188,10 +164,47 @@ async fn a_paused_upload_sends_nothing_until_resumed_across_a_restart() {
         let results = harness.terminals(std::slice::from_ref(&id)).await;
         let (status, answer) = uploaded(&results[&id]);
         assert_eq!(status, 201);
-        assert_eq!(answer["receivedInfo"]["sha256"], sha);
+        assert_eq!(answer["receivedInfo"]["sha256"], rig.sha);
         harness.stop().await;
     })
     .await;
+}
+
+/// A file, the embedded receiver answering as `query` asks, and an
+/// engine under `"standard"`: what the tests on one upload share.
+struct Rig {
+    data: tempfile::TempDir,
+    file: PathBuf,
+    sha: String,
+    receiver: TestReceiver,
+    url: String,
+    harness: Harness,
+}
+
+async fn rig(query: &str, seed: u64) -> Rig {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("photo.jpg");
+    let sha = write_file(&file, 32 * 1024, seed);
+    let receiver = TestReceiver::start(Kind::Embedded, Setup::default()).await;
+    let url = format!("{}?{query}", receiver.url());
+    let harness = Harness::start(data.path(), standard_config()).await;
+    Rig {
+        data,
+        file,
+        sha,
+        receiver,
+        url,
+        harness,
+    }
+}
+
+/// The value of header `name` in each request the embedded receiver read.
+fn received_header(receiver: &TestReceiver, name: &str) -> Vec<String> {
+    let received = receiver.embedded.as_ref().unwrap().received();
+    received
+        .iter()
+        .map(|record| record.headers.get(name).cloned().unwrap_or_default())
+        .collect()
 }
 
 /// Waits (bounded) until the embedded receiver answered `count` requests.

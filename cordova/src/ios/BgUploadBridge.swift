@@ -31,14 +31,17 @@ public final class BgUploadTransferHost: @unchecked Sendable {
         self.uploads = uploads
     }
 
+    /// `headers_json` has the upload's `Idempotency-Key` when it has one;
+    /// `allows_metered` is false for `network: "unmetered"`.
     func startTransfer(upload_id: RustString, attempt: UInt32, url: RustString, method: RustString,
-                       headers_json: RustString, body_file_path: RustString) {
+                       headers_json: RustString, body_file_path: RustString, allows_metered: Bool) {
         uploads.start(
             TransferKey(uploadId: upload_id.toString(), attempt: attempt),
             url: url.toString(),
             method: method.toString(),
             headersJson: headers_json.toString(),
-            bodyFile: URL(fileURLWithPath: body_file_path.toString()))
+            bodyFile: URL(fileURLWithPath: body_file_path.toString()),
+            allowsMetered: allows_metered)
     }
 
     func cancelTransfer(upload_id: RustString, attempt: UInt32) {
@@ -106,7 +109,8 @@ final class BackgroundUploads: NSObject, URLSessionDataDelegate, @unchecked Send
         lock.unlock()
     }
 
-    func start(_ key: TransferKey, url: String, method: String, headersJson: String, bodyFile: URL) {
+    func start(_ key: TransferKey, url: String, method: String, headersJson: String, bodyFile: URL,
+               allowsMetered: Bool) {
         guard let target = URL(string: url) else {
             // Reported from the delegate queue: never inside the engine's call.
             delegateQueue.addOperation {
@@ -117,6 +121,10 @@ final class BackgroundUploads: NSObject, URLSessionDataDelegate, @unchecked Send
         }
         var request = URLRequest(url: target)
         request.httpMethod = method
+        // An "unmetered" upload's task waits in the system for a network
+        // that is not expensive (cellular, a hotspot), also while the app is
+        // suspended. Constrained (Low Data Mode) networks keep the default.
+        request.allowsExpensiveNetworkAccess = allowsMetered
         let headers = (try? JSONSerialization.jsonObject(with: Data(headersJson.utf8))) as? [String: String] ?? [:]
         for (name, value) in headers {
             request.setValue(value, forHTTPHeaderField: name)
@@ -192,9 +200,13 @@ final class BackgroundUploads: NSObject, URLSessionDataDelegate, @unchecked Send
                 key.uploadId, key.attempt, error.localizedDescription,
                 Int32(truncatingIfNeeded: error.code), true)
         } else if let response = task.response as? HTTPURLResponse {
+            // Retry-After as sent; the engine reads it (seconds or an HTTP
+            // date, against the answer's own Date) under statusPolicy "standard".
             answer = bguploadReportResponse(
                 key.uploadId, key.attempt, UInt16(clamping: response.statusCode),
-                String(decoding: body, as: UTF8.self))
+                String(decoding: body, as: UTF8.self),
+                response.value(forHTTPHeaderField: "Retry-After") ?? "",
+                response.value(forHTTPHeaderField: "Date") ?? "")
         } else {
             answer = bguploadReportFailure(
                 key.uploadId, key.attempt, "the server sent no HTTP response", -1011, true)

@@ -1,4 +1,5 @@
 import Foundation
+import Network
 
 /// The upload engine of this app process, with its transfers owned by iOS:
 /// each attempt the engine starts is an upload task of one background
@@ -11,7 +12,19 @@ import Foundation
 /// with "the upload engine " or "cannot open the upload engine", as the
 /// engine's own do (the plugin's JS tells such failures from refused
 /// payloads by that).
+///
+/// The network's cost is reported to the engine (`NWPathMonitor`'s
+/// `isExpensive`: cellular, a hotspot), so that a `network: "unmetered"`
+/// upload waits, without holding a parallel slot, while the network is
+/// expensive; its tasks also have `allowsExpensiveNetworkAccess` false, so
+/// the system never runs them on such a network. Reachability is not
+/// reported (see `ensureOpen`).
 final class BgUploadEngine: @unchecked Sendable {
+    /// An engine call that failed, with its message.
+    struct Failure: Error {
+        let message: String
+    }
+
     static let shared = BgUploadEngine()
 
     /// Subdirectory of Application Support holding the store and the
@@ -22,6 +35,10 @@ final class BgUploadEngine: @unchecked Sendable {
     private let commands = DispatchQueue(label: "com.bgupload.commands")
     private let lock = NSLock()
     private var open = false
+    private let pathMonitor = NWPathMonitor()
+    private let pathQueue = DispatchQueue(label: "com.bgupload.network")
+    /// Whether the engine was told the network is expensive; on `pathQueue` only.
+    private var reportedMetered = false
 
     private init() {}
 
@@ -55,7 +72,35 @@ final class BgUploadEngine: @unchecked Sendable {
         }
         open = true
         uploads.connect()
+        watchNetwork()
         return nil
+    }
+
+    /// Reports the network's cost from now on, changes only (the engine
+    /// opened with "not expensive"). Offline counts as not expensive: an
+    /// "unmetered" upload's task is then handed to the system, which starts
+    /// it once a network it may use comes, also while the app is suspended.
+    /// While the app is suspended nothing is reported: an "unmetered" upload
+    /// the engine holds on an expensive network starts when the app runs
+    /// again on another one.
+    private func watchNetwork() {
+        pathMonitor.pathUpdateHandler = { [weak self] path in
+            self?.networkChanged(metered: path.status == .satisfied && path.isExpensive)
+        }
+        pathMonitor.start(queue: pathQueue)
+    }
+
+    /// On `pathQueue`.
+    private func networkChanged(metered: Bool) {
+        guard metered != reportedMetered else {
+            return
+        }
+        reportedMetered = metered
+        submit {
+            if let error = bguploadSetNetwork(true, metered) {
+                NSLog("bgupload: the upload engine did not take the network change: %@", error.toString())
+            }
+        }
     }
 
     /// `init(config, callback)`: events go to `receive` from now on,
@@ -85,6 +130,34 @@ final class BgUploadEngine: @unchecked Sendable {
 
     func acknowledgeEvent(eventId: String?) -> String? {
         ensureOpen() ?? bguploadAcknowledgeEvent(eventId ?? "")?.toString()
+    }
+
+    func pauseUpload(id: String?) -> String? {
+        ensureOpen() ?? bguploadPauseUpload(id ?? "")?.toString()
+    }
+
+    func resumeUpload(id: String?) -> String? {
+        ensureOpen() ?? bguploadResumeUpload(id ?? "")?.toString()
+    }
+
+    func updateHeaders(id: String?, headersJson: String?) -> String? {
+        ensureOpen() ?? bguploadUpdateHeaders(id ?? "", headersJson ?? "")?.toString()
+    }
+
+    /// `getUploads()`: the listing (`uploads`, `unacknowledgedEvents`), or the error.
+    func getUploads() -> Result<[String: Any], Failure> {
+        if let error = ensureOpen() {
+            return .failure(Failure(message: error))
+        }
+        // The listing, or {"error": message}: a listing has no "error" field.
+        let text = bguploadGetUploads().toString()
+        guard let listing = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+            return .failure(Failure(message: "the upload engine answered getUploads with no JSON object: \(text)"))
+        }
+        if let error = listing["error"] as? String {
+            return .failure(Failure(message: error))
+        }
+        return .success(listing)
     }
 
     /// For `application(_:handleEventsForBackgroundURLSession:completionHandler:)`:

@@ -7,8 +7,11 @@ import Foundation
 /// - `initManager [configJson]`: the callback is kept and receives every
 ///   event as an object; an error ends it.
 /// - `startUpload [payloadJson]`, `removeUpload [id]`,
-///   `acknowledgeEvent [eventId]`, `destroy []`: one answer, success
-///   without a value or the error message.
+///   `acknowledgeEvent [eventId]`, `destroy []`, `pauseUpload [id]`,
+///   `resumeUpload [id]`, `updateHeaders [id, headersJson]`: one answer,
+///   success without a value or the error message.
+/// - `getUploads []`: one answer, the listing object
+///   (`{uploads, unacknowledgedEvents}`) or the error message.
 ///
 /// Every action runs on the engine's command queue, in the order the
 /// WebView sent them. A page reload detaches the callback (the new page's
@@ -65,6 +68,42 @@ final class BgUploadPlugin: CDVPlugin {
     @objc(destroy:)
     func destroy(_ command: CDVInvokedUrlCommand) {
         answer(command) { $0.detach() }
+    }
+
+    @objc(pauseUpload:)
+    func pauseUpload(_ command: CDVInvokedUrlCommand) {
+        let id = command.argument(at: 0) as? String
+        answer(command) { $0.pauseUpload(id: id) }
+    }
+
+    @objc(resumeUpload:)
+    func resumeUpload(_ command: CDVInvokedUrlCommand) {
+        let id = command.argument(at: 0) as? String
+        answer(command) { $0.resumeUpload(id: id) }
+    }
+
+    @objc(updateHeaders:)
+    func updateHeaders(_ command: CDVInvokedUrlCommand) {
+        let id = command.argument(at: 0) as? String
+        let headersJson = command.argument(at: 1) as? String
+        answer(command) { $0.updateHeaders(id: id, headersJson: headersJson) }
+    }
+
+    @objc(getUploads:)
+    func getUploads(_ command: CDVInvokedUrlCommand) {
+        let callbackId: String = command.callbackId
+        let engine = self.engine
+        let delegate = commandDelegate
+        engine.submit {
+            let result: CDVPluginResult
+            switch engine.getUploads() {
+            case .success(let listing):
+                result = CDVPluginResult(status: .ok, messageAs: listing)
+            case .failure(let failure):
+                result = CDVPluginResult(status: .error, messageAs: failure.message)
+            }
+            delegate?.send(result, callbackId: callbackId)
+        }
     }
 
     /// The page is reloading or navigating: its callback is gone.

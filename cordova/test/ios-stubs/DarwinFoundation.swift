@@ -14,4 +14,11 @@ extension URLSessionConfiguration {
         set {}
     }
 }
+
+extension URLRequest {
+    var allowsExpensiveNetworkAccess: Bool {
+        get { true }
+        set {}
+    }
+}
 #endif

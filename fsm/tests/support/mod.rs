@@ -143,6 +143,23 @@ pub fn payload(id: &str) -> UploadPayload {
 
 pub const FILE_OK: FileCheck = FileCheck::RegularFile { size: 1_000 };
 
+/// `config` with queue-control defaults from `bits`: 1 `statusPolicy:
+/// "standard"`, 2 `idempotencyKey`, 4 `network: "unmetered"`.
+pub fn with_defaults(config: Config, bits: u8) -> Config {
+    Config {
+        status_policy: match bits & 1 {
+            0 => StatusPolicy::Any,
+            _ => StatusPolicy::Standard,
+        },
+        idempotency_key: bits & 2 != 0,
+        network: match bits & 4 {
+            0 => NetworkRequirement::Any,
+            _ => NetworkRequirement::Unmetered,
+        },
+        ..config
+    }
+}
+
 impl World {
     pub fn new(options: Options) -> World {
         World {
@@ -313,6 +330,8 @@ impl World {
                 .any(|status| &status.request.id == upload_id)
         });
         if let Some(upload_id) = known {
+            // A pause drops the backoff: a resume starts at once.
+            self.not_before.remove(&upload_id);
             self.paused.insert(upload_id);
         }
         self.input(Input::PauseUpload {

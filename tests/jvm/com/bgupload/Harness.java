@@ -19,6 +19,7 @@ import java.util.regex.Pattern;
  *   RESULT\terror\t<message>     the call returned an error message
  *   EVENT\t<listener>\t<json>    a listener received an event
  *   ACKED\t<eventId>\t<result>   a listener acknowledged inside its callback
+ *   LISTING\t<json>              what getUploads answered (then RESULT\tnull)
  *
  * Listener names choose the behaviour: "ack*" acknowledges every event with
  * an eventId from inside the callback, "throw*" throws after printing, any
@@ -90,6 +91,15 @@ public final class Harness {
                 case "destroy" -> result = Native.destroy();
                 case "setNetworkReachable" ->
                         result = Native.setNetworkReachable(Boolean.parseBoolean(arg(parts, 1)));
+                case "setNetwork" -> result = Native.setNetwork(
+                        Boolean.parseBoolean(arg(parts, 1)), Boolean.parseBoolean(arg(parts, 2)));
+                case "pauseUpload" -> result = Native.pauseUpload(arg(parts, 1));
+                case "resumeUpload" -> result = Native.resumeUpload(arg(parts, 1));
+                case "updateHeaders" -> result = Native.updateHeaders(arg(parts, 1), arg(parts, 2));
+                case "getUploads" -> {
+                    print("LISTING\t" + Native.getUploads());
+                    result = null;
+                }
                 case "close" -> result = Native.close();
                 case "exit" -> {
                     print("BYE");

@@ -2,8 +2,8 @@ package com.bgupload;
 
 /**
  * The JNI surface of the bgupload engine (libbgupload_ffi). Every method
- * returns null on success or an error message; none throws for an engine
- * error, a bad argument or a native panic.
+ * but {@link #getUploads} returns null on success or an error message; none
+ * throws for an engine error, a bad argument or a native panic.
  */
 public final class Native {
     private Native() {}
@@ -26,7 +26,26 @@ public final class Native {
 
     public static native String destroy();
 
+    /** Stops the upload's attempt and holds it until {@link #resumeUpload}; an unknown id succeeds. */
+    public static native String pauseUpload(String id);
+
+    /** Queues a paused upload again; an unknown id succeeds. */
+    public static native String resumeUpload(String id);
+
+    /** Replaces the upload's headers (a JSON object) for every later attempt. */
+    public static native String updateHeaders(String id, String headersJson);
+
+    /**
+     * The listing's JSON text ({@code {"uploads": [...], "unacknowledgedEvents": n}}),
+     * or {@code {"error": message}} (a listing has no "error" field).
+     */
+    public static native String getUploads();
+
+    /** The default network is reachable and unmetered (or not reachable). */
     public static native String setNetworkReachable(boolean reachable);
+
+    /** The default network: reachable, and metered (cellular, a hotspot). */
+    public static native String setNetwork(boolean reachable, boolean metered);
 
     public static native String close();
 }

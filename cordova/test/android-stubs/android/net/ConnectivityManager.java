@@ -7,6 +7,7 @@ public class ConnectivityManager {
     public static class NetworkCallback {
         public void onAvailable(Network network) {}
         public void onLost(Network network) {}
+        public void onCapabilitiesChanged(Network network, NetworkCapabilities networkCapabilities) {}
     }
     public Network getActiveNetwork() { return null; }
     public NetworkCapabilities getNetworkCapabilities(Network network) { return null; }

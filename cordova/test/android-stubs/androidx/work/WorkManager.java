@@ -6,4 +6,5 @@ package androidx.work;
 public abstract class WorkManager {
     public static WorkManager getInstance(android.content.Context context) { return null; }
     public abstract Object enqueueUniqueWork(String uniqueWorkName, ExistingWorkPolicy existingWorkPolicy, OneTimeWorkRequest work);
+    public abstract Object cancelUniqueWork(String uniqueWorkName);
 }

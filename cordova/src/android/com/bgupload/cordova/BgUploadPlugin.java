@@ -4,6 +4,8 @@ import org.apache.cordova.CallbackContext;
 import org.apache.cordova.CordovaPlugin;
 import org.apache.cordova.PluginResult;
 import org.json.JSONArray;
+import org.json.JSONException;
+import org.json.JSONObject;
 
 /**
  * The Cordova service "BgUpload" behind www/FileTransferManager.js. Actions
@@ -13,8 +15,12 @@ import org.json.JSONArray;
  *   <li>{@code initManager [configJson]}: the callback is kept and receives
  *       every event as an object; an error ends it.
  *   <li>{@code startUpload [payloadJson]}, {@code removeUpload [id]},
- *       {@code acknowledgeEvent [eventId]}, {@code destroy []}: one answer,
- *       success without a value or the error message.
+ *       {@code acknowledgeEvent [eventId]}, {@code destroy []},
+ *       {@code pauseUpload [id]}, {@code resumeUpload [id]},
+ *       {@code updateHeaders [id, headersJson]}: one answer, success
+ *       without a value or the error message.
+ *   <li>{@code getUploads []}: one answer, the listing object
+ *       ({@code {uploads, unacknowledgedEvents}}) or the error message.
  * </ul>
  *
  * <p>Every action runs on the host's command thread, in the order the
@@ -48,6 +54,20 @@ public final class BgUploadPlugin extends CordovaPlugin {
             case "acknowledgeEvent":
                 host.submit(() -> answer(callbackContext, host.acknowledgeEvent(argument)));
                 return true;
+            case "pauseUpload":
+                host.submit(() -> answer(callbackContext, host.pauseUpload(argument)));
+                return true;
+            case "resumeUpload":
+                host.submit(() -> answer(callbackContext, host.resumeUpload(argument)));
+                return true;
+            case "updateHeaders": {
+                String headersJson = args.isNull(1) ? null : args.optString(1);
+                host.submit(() -> answer(callbackContext, host.updateHeaders(argument, headersJson)));
+                return true;
+            }
+            case "getUploads":
+                host.submit(() -> answerListing(callbackContext, host.getUploads()));
+                return true;
             case "destroy":
                 host.submit(() -> {
                     host.detachReceiver();
@@ -75,6 +95,27 @@ public final class BgUploadPlugin extends CordovaPlugin {
             callbackContext.success();
         } else {
             callbackContext.error(error);
+        }
+    }
+
+    /** {@code listingJson}: the listing, or {@code {"error": message}}. */
+    private static void answerListing(CallbackContext callbackContext, String listingJson) {
+        JSONObject listing = null;
+        if (listingJson != null) {
+            try {
+                listing = new JSONObject(listingJson);
+            } catch (JSONException unreadable) {
+                // Reported below.
+            }
+        }
+        if (listing == null) {
+            callbackContext.error("the upload engine answered getUploads with no JSON object: " + listingJson);
+            return;
+        }
+        if (listing.has("error")) {
+            callbackContext.error(listing.optString("error"));
+        } else {
+            callbackContext.success(listing);
         }
     }
 

@@ -17,7 +17,9 @@ import androidx.work.OneTimeWorkRequest;
 import androidx.work.WorkManager;
 import androidx.work.Worker;
 import androidx.work.WorkerParameters;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Keeps the app process running while uploads are pending, so that the
@@ -34,14 +36,28 @@ import java.util.concurrent.ExecutionException;
  * services to 6 hours a day. When the system stops the worker, WorkManager
  * runs it again when its constraints allow; it ends once every pending
  * upload has its terminal event.
+ *
+ * <p>It also ends while no pending upload can go on: every one is paused,
+ * or needs an unmetered network ({@code network: "unmetered"}) while the
+ * network is metered. {@link BgUploadHost} starts it again on
+ * {@code resumeUpload} and when an unmetered network comes. For the latter
+ * while the process is gone, the host also enqueues {@link UnmeteredWaker}
+ * (its own unique work, needing {@link NetworkType#UNMETERED}) whenever an
+ * upload needing an unmetered network waits on a metered one: WorkManager
+ * then starts the app when Wi-Fi (or another unmetered network) comes, the
+ * waker opens the engine and the engine starts those uploads. The waker is
+ * cancelled once no pending upload needs an unmetered network.
  */
 public final class UploadWorker extends Worker {
     static final String WORK_NAME = "com.bgupload.uploads";
+    static final String UNMETERED_WORK_NAME = "com.bgupload.uploads.unmetered";
     private static final String CHANNEL_ID = "com.bgupload.uploads";
     private static final String CHANNEL_NAME = "Uploads";
     private static final int NOTIFICATION_ID = 0x62677570;
     /** How often the worker looks whether it was stopped. */
     private static final long WAIT_MILLIS = 1_000;
+    /** Longest wait of the waker for the engine's command thread. */
+    private static final long WAKER_WAIT_SECONDS = 30;
     private static final String TAG = "bgupload";
 
     public UploadWorker(@NonNull Context context, @NonNull WorkerParameters parameters) {
@@ -54,6 +70,23 @@ public final class UploadWorker extends Worker {
         OneTimeWorkRequest request =
                 new OneTimeWorkRequest.Builder(UploadWorker.class).setConstraints(constraints).build();
         WorkManager.getInstance(context).enqueueUniqueWork(WORK_NAME, ExistingWorkPolicy.REPLACE, request);
+    }
+
+    /**
+     * Has WorkManager start the app when an unmetered network comes
+     * (replacing a waker already waiting, or one that is ending).
+     */
+    static void enqueueWhenUnmetered(Context context) {
+        Constraints constraints = new Constraints.Builder().setRequiredNetworkType(NetworkType.UNMETERED).build();
+        OneTimeWorkRequest request =
+                new OneTimeWorkRequest.Builder(UnmeteredWaker.class).setConstraints(constraints).build();
+        WorkManager.getInstance(context)
+                .enqueueUniqueWork(UNMETERED_WORK_NAME, ExistingWorkPolicy.REPLACE, request);
+    }
+
+    /** No pending upload needs an unmetered network any more. */
+    static void cancelWhenUnmetered(Context context) {
+        WorkManager.getInstance(context).cancelUniqueWork(UNMETERED_WORK_NAME);
     }
 
     @NonNull
@@ -69,10 +102,8 @@ public final class UploadWorker extends Worker {
         }
         runInForeground(host.notificationTitle());
         try {
-            int pending = -1;
             while (!isStopped()) {
-                pending = host.awaitPending(pending, WAIT_MILLIS);
-                if (pending == 0) {
+                if (!host.awaitWork(WAIT_MILLIS)) {
                     return Result.success();
                 }
             }
@@ -111,5 +142,44 @@ public final class UploadWorker extends Worker {
             return new ForegroundInfo(NOTIFICATION_ID, notification, ServiceInfo.FOREGROUND_SERVICE_TYPE_DATA_SYNC);
         }
         return new ForegroundInfo(NOTIFICATION_ID, notification);
+    }
+
+    /**
+     * Runs once an unmetered network is there (see the class comment): opens
+     * the engine if this process had not, reports the network as it is now
+     * (the connectivity callback may come later) and starts the upload
+     * worker when a pending upload can go on. It keeps nothing running
+     * itself.
+     */
+    public static final class UnmeteredWaker extends Worker {
+        public UnmeteredWaker(@NonNull Context context, @NonNull WorkerParameters parameters) {
+            super(context, parameters);
+        }
+
+        @NonNull
+        @Override
+        public Result doWork() {
+            BgUploadHost host = BgUploadHost.get(getApplicationContext());
+            String error = host.listenInBackground();
+            if (error != null) {
+                Log.w(TAG, "cannot resume the uploads waiting for an unmetered network: " + error);
+                return Result.retry();
+            }
+            // A change goes to the command thread first, then the scheduling.
+            host.refreshNetwork();
+            CountDownLatch scheduled = new CountDownLatch(1);
+            host.submit(() -> {
+                host.schedule();
+                scheduled.countDown();
+            });
+            try {
+                if (!scheduled.await(WAKER_WAIT_SECONDS, TimeUnit.SECONDS)) {
+                    Log.w(TAG, "the upload engine did not take the network report in time");
+                }
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            return Result.success();
+        }
     }
 }
