@@ -20,7 +20,7 @@
 use crate::seed::{Blob, fuzz_struct};
 use bgupload_fsm::{
     AttemptReport, Change, CommandId, Config, Effect, Event, Input, Machine, Options, Time,
-    TransferOwnership, TransferReport,
+    TransferOwnership, TransferReport, UploadState,
 };
 use bgupload_persistence::codec::{
     self, FORMAT_KEY, Loader, Record, STORE_FORMAT, decode_record, encode_change, encode_value,
@@ -170,6 +170,23 @@ fn drive_to_quiet(mut machine: Machine) {
             config: Config::default(),
         },
     );
+    // A stored upload may be paused: the app resumes it.
+    let paused: Vec<String> = machine
+        .uploads()
+        .iter()
+        .filter(|status| status.state == UploadState::Paused)
+        .map(|status| status.request.id.as_str().to_owned())
+        .collect();
+    for upload_id in paused {
+        machine.handle_input(
+            now,
+            Input::ResumeUpload {
+                command: CommandId(next_command),
+                upload_id,
+            },
+        );
+        next_command += 1;
+    }
     for _ in 0..MAX_ROUNDS {
         let mut inputs = Vec::new();
         while let Some(effect) = machine.poll_effect() {

@@ -8,5 +8,6 @@ public class JSONObject {
     public boolean has(String name) { return false; }
     public String optString(String name) { return null; }
     public String optString(String name, String fallback) { return null; }
+    public JSONArray optJSONArray(String name) { return null; }
     public static String quote(String data) { return null; }
 }

@@ -10,6 +10,7 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import org.json.JSONArray;
 import org.json.JSONException;
 import org.json.JSONObject;
 
@@ -26,20 +27,24 @@ import org.json.JSONObject;
  * callback: events keep reaching the host, and the engine delivers every
  * unacknowledged terminal event again on the next {@code init}.
  *
- * <p>Of the pending uploads it also keeps (saved alike) those paused and
- * those that need an unmetered network ({@code network: "unmetered"}, the
- * payload's or else the last init's), and the network as last reported:
- * the worker runs while some pending upload can go on, and the
+ * <p>What keeps the process alive is the engine's to say, as it owns every
+ * upload's state: the host asks it ({@code getUploads}, see
+ * {@link WorkOutlook}) after each change it hears of (an upload accepted,
+ * paused, resumed or ended, a network change), and the worker asks again
+ * on every wake. The worker runs while some upload can go on, and the
  * {@link UploadWorker.UnmeteredWaker} waits for an unmetered network while
- * an upload needing one waits on a metered network (see
- * {@link UploadWorker}). The engine decides what actually runs; these sets
- * only decide what keeps the process alive.
+ * an upload waits on a metered one (see {@link UploadWorker}). Of the
+ * uploads the host keeps only the pending ids, and of the network what was
+ * last reported.
  *
  * <p>Engine calls block until the engine answers; {@link #submit} runs
- * them one at a time, in order, off the WebView's threads. Error messages
- * this class makes itself begin with "the upload engine " or
- * "cannot open the upload engine", as the engine's own do (the plugin's JS
- * tells such failures from refused payloads by that).
+ * them one at a time, in order, off the WebView's threads. Once events can
+ * come, no engine call is made under {@code lock}, nor on the engine's
+ * event thread: that thread takes {@code lock} in {@link #onEvent}, and an
+ * engine call may wait for it (init waits for an event call in progress).
+ * Error messages this class makes itself begin with "the upload engine "
+ * or "cannot open the upload engine", as the engine's own do (the plugin's
+ * JS tells such failures from refused payloads by that).
  */
 public final class BgUploadHost implements EventListener {
     /** Receives the events meant for the WebView. */
@@ -53,12 +58,18 @@ public final class BgUploadHost implements EventListener {
     private static final String LIBRARY = "bgupload_ffi";
     private static final String PREFERENCES = "com.bgupload";
     private static final String KEY_PENDING = "pendingUploadIds";
-    private static final String KEY_PAUSED = "pausedUploadIds";
-    private static final String KEY_UNMETERED = "unmeteredUploadIds";
     private static final String KEY_CONFIG = "configJson";
     private static final String KEY_NOTIFICATION_TITLE = "notificationTitle";
-    /** The value of an upload's (or the config's) {@code network} that keeps it off metered networks. */
-    private static final String UNMETERED = "unmetered";
+    /**
+     * Keys an earlier version saved: its own copies of the paused uploads
+     * and of those needing an unmetered network. The engine is asked now;
+     * see {@link #removeStaleKeys}.
+     */
+    private static final String STALE_KEY_PAUSED = "pausedUploadIds";
+    private static final String STALE_KEY_UNMETERED = "unmeteredUploadIds";
+    /** States of the engine's listing that may keep no worker running (see {@link #outlookOfLocked}). */
+    private static final String STATE_PAUSED = "paused";
+    private static final String STATE_WAITING_FOR_NETWORK = "waiting-for-network";
     private static final String TAG = "bgupload";
 
     private static BgUploadHost instance;
@@ -72,24 +83,36 @@ public final class BgUploadHost implements EventListener {
     private boolean listening;
     private EventReceiver receiver;
     private final Set<String> pending;
-    /** Pending uploads paused by pauseUpload. */
-    private final Set<String> paused;
-    /** Pending uploads that may not use a metered network. */
-    private final Set<String> unmetered;
     private NetworkMonitor network;
     private boolean networkMetered;
     private boolean networkReachable;
     private boolean workerRunning;
+    /** False once the waker is cancelled, until it is enqueued again (an earlier process may have left one). */
+    private boolean wakerMayWait = true;
+    /**
+     * Counts the changes the worker must hear of (see {@link #changedLocked}):
+     * a worker whose question to the engine overlapped one asks again
+     * before it stops.
+     */
+    private long changes;
+    /** The engine's last answer to getUploads was no listing (logged once until it lists again). */
+    private boolean listingFailing;
 
     private BgUploadHost(Context context) {
         this.context = context;
         preferences = context.getSharedPreferences(PREFERENCES, Context.MODE_PRIVATE);
         pending = new HashSet<>(preferences.getStringSet(KEY_PENDING, new HashSet<>()));
-        paused = new HashSet<>(preferences.getStringSet(KEY_PAUSED, new HashSet<>()));
-        unmetered = new HashSet<>(preferences.getStringSet(KEY_UNMETERED, new HashSet<>()));
-        // Subsets of pending, also if a save was lost.
-        paused.retainAll(pending);
-        unmetered.retainAll(pending);
+        removeStaleKeys();
+    }
+
+    /**
+     * The first start after an upgrade from the version that kept its own
+     * paused and unmetered sets removes them: nothing reads them any more.
+     */
+    private void removeStaleKeys() {
+        if (preferences.contains(STALE_KEY_PAUSED) || preferences.contains(STALE_KEY_UNMETERED)) {
+            preferences.edit().remove(STALE_KEY_PAUSED).remove(STALE_KEY_UNMETERED).apply();
+        }
     }
 
     /** The host of this process. */
@@ -138,7 +161,12 @@ public final class BgUploadHost implements EventListener {
             networkMetered = monitor.isMetered();
             monitor.start();
             open = true;
-            scheduleLocked();
+            // The engine lists its uploads only once initialised: until then
+            // pending ones start the worker, which inits and asks the engine
+            // (and ends before its notification if none can go on).
+            if (!pending.isEmpty()) {
+                startWorkerLocked();
+            }
             return null;
         }
     }
@@ -168,6 +196,8 @@ public final class BgUploadHost implements EventListener {
             listening = true;
         }
         preferences.edit().putString(KEY_CONFIG, configJson).apply();
+        // The engine answers getUploads from now on.
+        schedule();
         return null;
     }
 
@@ -197,6 +227,8 @@ public final class BgUploadHost implements EventListener {
             synchronized (lock) {
                 listening = true;
             }
+            // The engine answers getUploads from now on.
+            schedule();
         }
         return error;
     }
@@ -209,21 +241,15 @@ public final class BgUploadHost implements EventListener {
         }
         String id = null;
         String title = DEFAULT_NOTIFICATION_TITLE;
-        String networkRequirement = null;
         if (payloadJson != null) {
             try {
                 JSONObject payload = new JSONObject(payloadJson);
                 id = payload.optString("id", null);
                 title = payload.optString("notificationTitle", title);
-                networkRequirement = payload.optString("network", null);
             } catch (JSONException unreadable) {
                 // The engine refuses it with the reference message.
             }
         }
-        // The engine refuses any other value; absent (or null), the last
-        // init's default applies.
-        boolean needsUnmetered = UNMETERED.equals(networkRequirement)
-                || (!"any".equals(networkRequirement) && UNMETERED.equals(defaultNetworkRequirement()));
         // Pending before the engine has it: its terminal event may come
         // before Native.startUpload returns.
         boolean added;
@@ -238,15 +264,10 @@ public final class BgUploadHost implements EventListener {
                 }
                 return error;
             }
-            // Not if its terminal event came already.
-            if (added && needsUnmetered && pending.contains(id)) {
-                unmetered.add(id);
-                saveLocked(KEY_UNMETERED, unmetered);
-            }
             savePendingLocked();
             preferences.edit().putString(KEY_NOTIFICATION_TITLE, title).apply();
-            scheduleLocked();
         }
+        changed();
         return null;
     }
 
@@ -262,30 +283,19 @@ public final class BgUploadHost implements EventListener {
             error = Native.pauseUpload(id);
         }
         if (error == null) {
-            synchronized (lock) {
-                // An unknown id, or one that ended meanwhile, changes nothing.
-                if (pending.contains(id) && paused.add(id)) {
-                    saveLocked(KEY_PAUSED, paused);
-                    lock.notifyAll();
-                }
-            }
+            changed();
         }
         return error;
     }
 
-    /** {@code resumeUpload(id)}: the worker runs again for it. */
+    /** {@code resumeUpload(id)}: the worker runs again for it (unless it waits for a network). */
     String resumeUpload(String id) {
         String error = ensureOpen();
         if (error == null) {
             error = Native.resumeUpload(id);
         }
         if (error == null) {
-            synchronized (lock) {
-                if (paused.remove(id)) {
-                    saveLocked(KEY_PAUSED, paused);
-                }
-                scheduleLocked();
-            }
+            changed();
         }
         return error;
     }
@@ -316,23 +326,21 @@ public final class BgUploadHost implements EventListener {
             return;
         }
         EventReceiver target;
+        boolean ended = false;
         synchronized (lock) {
             // UPLOADED and FAILED with an eventId end an upload.
             String id = event.optString("id");
             if (event.has("eventId") && pending.remove(id)) {
                 savePendingLocked();
-                if (paused.remove(id)) {
-                    saveLocked(KEY_PAUSED, paused);
-                }
-                if (unmetered.remove(id)) {
-                    saveLocked(KEY_UNMETERED, unmetered);
-                    if (unmetered.isEmpty()) {
-                        UploadWorker.cancelWhenUnmetered(context);
-                    }
-                }
-                lock.notifyAll();
+                changedLocked();
+                ended = true;
             }
             target = receiver;
+        }
+        if (ended) {
+            // The engine is asked from the command thread, never from this
+            // one (see the class comment): the waker may be unneeded now.
+            submit(this::schedule);
         }
         if (target != null) {
             target.onEvent(event);
@@ -359,23 +367,42 @@ public final class BgUploadHost implements EventListener {
     }
 
     /**
-     * Waits up to {@code millis} for a change while some pending upload can
-     * go on; false once none can (all ended, paused, or waiting for an
-     * unmetered network on a metered one). The worker must then end: it is
-     * counted as stopped already, so that the next upload, a resume or an
-     * unmetered network starts a new one.
+     * Whether some upload can go on, as the engine says now; false once
+     * none can (all ended, paused, or waiting for a network they may use
+     * while the network is up). The worker must then end: it is counted as
+     * stopped already, so that the next upload, a resume or a network
+     * change starts a new one. The waker is scheduled from the same answer:
+     * an upload may have turned to waiting for an unmetered network without
+     * a change the host hears of (its backoff ended).
+     */
+    boolean hasWork() {
+        long asked;
+        synchronized (lock) {
+            asked = changes;
+        }
+        WorkOutlook outlook = outlook();
+        synchronized (lock) {
+            // After a change while the engine answered, the answer may be
+            // stale: the worker asks again after its next wait.
+            if (outlook.canGoOn || changes != asked) {
+                return true;
+            }
+            workerRunning = false;
+            scheduleWakerLocked(outlook);
+            return false;
+        }
+    }
+
+    /**
+     * Waits up to {@code millis} for a change (an upload accepted, paused,
+     * resumed or ended, a network change), then asks the engine again: see
+     * {@link #hasWork}.
      */
     boolean awaitWork(long millis) throws InterruptedException {
         synchronized (lock) {
-            if (canGoOnLocked()) {
-                lock.wait(millis);
-            }
-            if (!canGoOnLocked()) {
-                workerRunning = false;
-                return false;
-            }
-            return true;
+            lock.wait(millis);
         }
+        return hasWork();
     }
 
     /** Reads the network now (for the waker: its callback may come later); a change goes to the command thread. */
@@ -389,10 +416,18 @@ public final class BgUploadHost implements EventListener {
         }
     }
 
-    /** Starts the worker or the waker as the pending uploads and the network need. */
+    /**
+     * Starts the worker and enqueues or cancels the waker as the engine's
+     * uploads and the network need. Asks the engine: not under
+     * {@code lock}, not on the engine's event thread.
+     */
     void schedule() {
+        WorkOutlook outlook = outlook();
         synchronized (lock) {
-            scheduleLocked();
+            scheduleWakerLocked(outlook);
+            if (outlook.canGoOn) {
+                startWorkerLocked();
+            }
         }
     }
 
@@ -406,57 +441,101 @@ public final class BgUploadHost implements EventListener {
         synchronized (lock) {
             networkReachable = reachable;
             networkMetered = metered;
-            scheduleLocked();
-            lock.notifyAll();
+            changedLocked();
+        }
+        schedule();
+    }
+
+    /** After a command that changed what can go on: the worker hears of it, and the host schedules. */
+    private void changed() {
+        synchronized (lock) {
+            changedLocked();
+        }
+        schedule();
+    }
+
+    /** What can go on may have changed: a waiting worker asks the engine again (see {@link #hasWork}). */
+    private void changedLocked() {
+        changes++;
+        lock.notifyAll();
+    }
+
+    /**
+     * What the engine's listing says the process needs, read with the
+     * network as last reported. When the engine cannot answer (not
+     * initialised yet, stopped), the pending ids decide as they did before
+     * the engine could be asked: any keeps the worker, and the waker is
+     * left as it is unless none is pending. Asks the engine: not under
+     * {@code lock}, not on the engine's event thread.
+     */
+    private WorkOutlook outlook() {
+        String listingJson = Native.getUploads();
+        JSONArray uploads = uploadsOf(listingJson);
+        synchronized (lock) {
+            if (uploads != null) {
+                listingFailing = false;
+                return outlookOfLocked(uploads);
+            }
+            // Once, not on every wake of the worker.
+            if (!listingFailing) {
+                listingFailing = true;
+                Log.w(TAG, "the upload engine did not list its uploads (" + listingJson
+                        + "); the pending ids decide what keeps the app running");
+            }
+            boolean anyPending = !pending.isEmpty();
+            return new WorkOutlook(anyPending, false, !anyPending);
         }
     }
 
-    /** The default of later uploads' {@code network}: the last init's. */
-    private String defaultNetworkRequirement() {
-        String configJson = preferences.getString(KEY_CONFIG, null);
-        if (configJson == null) {
+    /** The unfinished uploads of a getUploads answer; null for {@code {"error": ...}} or unreadable text. */
+    private static JSONArray uploadsOf(String listingJson) {
+        if (listingJson == null) {
             return null;
         }
         try {
-            return new JSONObject(configJson).optString("network", null);
+            JSONObject listing = new JSONObject(listingJson);
+            return listing.has("error") ? null : listing.optJSONArray("uploads");
         } catch (JSONException unreadable) {
             return null;
         }
     }
 
     /**
-     * Whether a pending upload can go on now: one not paused and, while the
-     * network is metered, not needing an unmetered one. Offline counts as
-     * able: the worker's own constraint (a connected network) holds it then.
+     * An upload can go on unless it is paused or waiting for a network it
+     * may use. While offline, one waiting for a network counts as able: the
+     * worker's own constraint (a connected network) holds the worker then,
+     * and WorkManager runs it again when a network comes, also if the
+     * process was gone. On a metered network, one waiting needs an
+     * unmetered network (a metered one is all it lacks); none waiting there
+     * means none needs one, as does an empty listing.
      */
-    private boolean canGoOnLocked() {
-        for (String id : pending) {
-            if (!paused.contains(id) && !(networkMetered && unmetered.contains(id))) {
-                return true;
+    private WorkOutlook outlookOfLocked(JSONArray uploads) {
+        boolean onMetered = networkReachable && networkMetered;
+        boolean canGoOn = false;
+        boolean waitsForNetwork = false;
+        for (int index = 0; index < uploads.length(); index++) {
+            JSONObject upload = uploads.optJSONObject(index);
+            // A state this host does not know counts as able to go on.
+            String state = upload == null ? null : upload.optString("state", null);
+            if (STATE_WAITING_FOR_NETWORK.equals(state)) {
+                waitsForNetwork = true;
+                canGoOn |= !networkReachable;
+            } else if (!STATE_PAUSED.equals(state)) {
+                canGoOn = true;
             }
         }
-        return false;
+        boolean needsUnmetered = onMetered && waitsForNetwork;
+        boolean wakerUnneeded = uploads.length() == 0 || (onMetered && !waitsForNetwork);
+        return new WorkOutlook(canGoOn, needsUnmetered, wakerUnneeded);
     }
 
-    /** Whether a pending upload, not paused, waits for an unmetered network on a metered one. */
-    private boolean waitsForUnmeteredLocked() {
-        if (!networkReachable || !networkMetered) {
-            return false;
-        }
-        for (String id : unmetered) {
-            if (!paused.contains(id)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private void scheduleLocked() {
-        if (waitsForUnmeteredLocked()) {
+    private void scheduleWakerLocked(WorkOutlook outlook) {
+        if (outlook.needsUnmetered) {
             UploadWorker.enqueueWhenUnmetered(context);
-        }
-        if (canGoOnLocked()) {
-            startWorkerLocked();
+            wakerMayWait = true;
+        } else if (outlook.wakerUnneeded && wakerMayWait) {
+            UploadWorker.cancelWhenUnmetered(context);
+            wakerMayWait = false;
         }
     }
 
@@ -468,10 +547,22 @@ public final class BgUploadHost implements EventListener {
     }
 
     private void savePendingLocked() {
-        saveLocked(KEY_PENDING, pending);
+        preferences.edit().putStringSet(KEY_PENDING, new HashSet<>(pending)).apply();
     }
 
-    private void saveLocked(String key, Set<String> ids) {
-        preferences.edit().putStringSet(key, new HashSet<>(ids)).apply();
+    /** What the engine's listing says the process needs (see {@link #outlook}). */
+    private static final class WorkOutlook {
+        /** Some upload can go on: the worker runs. */
+        final boolean canGoOn;
+        /** Some upload waits for an unmetered network on a metered one: the waker waits for one. */
+        final boolean needsUnmetered;
+        /** No upload can be waiting for an unmetered network: the waker is cancelled. */
+        final boolean wakerUnneeded;
+
+        WorkOutlook(boolean canGoOn, boolean needsUnmetered, boolean wakerUnneeded) {
+            this.canGoOn = canGoOn;
+            this.needsUnmetered = needsUnmetered;
+            this.wakerUnneeded = wakerUnneeded;
+        }
     }
 }

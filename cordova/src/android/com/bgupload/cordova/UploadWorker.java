@@ -37,16 +37,19 @@ import java.util.concurrent.TimeUnit;
  * runs it again when its constraints allow; it ends once every pending
  * upload has its terminal event.
  *
- * <p>It also ends while no pending upload can go on: every one is paused,
- * or needs an unmetered network ({@code network: "unmetered"}) while the
- * network is metered. {@link BgUploadHost} starts it again on
- * {@code resumeUpload} and when an unmetered network comes. For the latter
- * while the process is gone, the host also enqueues {@link UnmeteredWaker}
- * (its own unique work, needing {@link NetworkType#UNMETERED}) whenever an
- * upload needing an unmetered network waits on a metered one: WorkManager
- * then starts the app when Wi-Fi (or another unmetered network) comes, the
- * waker opens the engine and the engine starts those uploads. The waker is
- * cancelled once no pending upload needs an unmetered network.
+ * <p>It also ends while no upload can go on, as the engine's listing says
+ * ({@code getUploads}, asked on every wake): every one is paused, or
+ * waits for a network it may use while the network is up (one with
+ * {@code network: "unmetered"} on a metered network). Offline, it keeps
+ * running: its own constraint holds it. {@link BgUploadHost} starts it
+ * again on {@code resumeUpload}, on a new upload and on a network change.
+ * For an unmetered network coming while the process is gone, the host also
+ * enqueues {@link UnmeteredWaker} (its own unique work, needing
+ * {@link NetworkType#UNMETERED}) whenever the engine lists an upload
+ * waiting on a metered network: WorkManager then starts the app when Wi-Fi
+ * (or another unmetered network) comes, the waker opens the engine and the
+ * engine starts those uploads. The waker is cancelled once the engine lists
+ * no upload at all, or none waiting on a metered network.
  */
 public final class UploadWorker extends Worker {
     static final String WORK_NAME = "com.bgupload.uploads";
@@ -54,7 +57,7 @@ public final class UploadWorker extends Worker {
     private static final String CHANNEL_ID = "com.bgupload.uploads";
     private static final String CHANNEL_NAME = "Uploads";
     private static final int NOTIFICATION_ID = 0x62677570;
-    /** How often the worker looks whether it was stopped. */
+    /** How often the worker asks the engine again and looks whether it was stopped. */
     private static final long WAIT_MILLIS = 1_000;
     /** Longest wait of the waker for the engine's command thread. */
     private static final long WAKER_WAIT_SECONDS = 30;
@@ -84,7 +87,7 @@ public final class UploadWorker extends Worker {
                 .enqueueUniqueWork(UNMETERED_WORK_NAME, ExistingWorkPolicy.REPLACE, request);
     }
 
-    /** No pending upload needs an unmetered network any more. */
+    /** No upload waits for an unmetered network any more. */
     static void cancelWhenUnmetered(Context context) {
         WorkManager.getInstance(context).cancelUniqueWork(UNMETERED_WORK_NAME);
     }
@@ -99,6 +102,11 @@ public final class UploadWorker extends Worker {
             Log.w(TAG, "cannot follow the uploads: " + error);
             host.workerStopped();
             return Result.retry();
+        }
+        // No notification for nothing: the worker may have been started
+        // for uploads the engine holds (paused, waiting for a network).
+        if (!host.hasWork()) {
+            return Result.success();
         }
         runInForeground(host.notificationTitle());
         try {
@@ -148,8 +156,8 @@ public final class UploadWorker extends Worker {
      * Runs once an unmetered network is there (see the class comment): opens
      * the engine if this process had not, reports the network as it is now
      * (the connectivity callback may come later) and starts the upload
-     * worker when a pending upload can go on. It keeps nothing running
-     * itself.
+     * worker when the engine lists an upload that can go on. It keeps
+     * nothing running itself.
      */
     public static final class UnmeteredWaker extends Worker {
         public UnmeteredWaker(@NonNull Context context, @NonNull WorkerParameters parameters) {
