@@ -132,17 +132,7 @@ FileTransferManager.prototype.startUpload = function (payload) {
 };
 
 FileTransferManager.prototype.removeUpload = function (id, success, error) {
-    if (!id) {
-        call(error, { error: MSG_ID_REQUIRED });
-        return;
-    }
-    exec(
-        () => call(success),
-        (failure) => call(error, { error: messageOf(failure) }),
-        SERVICE,
-        'removeUpload',
-        [String(id)]
-    );
+    idAction('removeUpload', id, [], success, error);
 };
 
 FileTransferManager.prototype.acknowledgeEvent = function (eventId, success, error) {
@@ -160,9 +150,10 @@ FileTransferManager.prototype.acknowledgeEvent = function (eventId, success, err
 };
 
 /*
- * The queue-control calls below are bgupload's own (the reference has none).
- * Like removeUpload, a missing id is refused here with the reference's
+ * A call on one upload: a missing id is refused here with the reference's
  * message, without a native call; an unknown id is the engine's to judge.
+ * The queue-control calls (pauseUpload, resumeUpload, updateHeaders) are
+ * bgupload's own; removeUpload is the reference's.
  */
 function idAction (action, id, extraArgs, success, error) {
     if (!id) {
