@@ -8,7 +8,7 @@
 use bgupload::receiver::{Receiver, ReceiverConfig};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -463,4 +463,73 @@ async fn printed_names_have_control_characters_escaped() {
     );
     let json = stdout(&bgupload(temp.path(), &["list", "--json"]));
     assert!(!json.contains("SECRET") && !json.contains("pw@"), "{json}");
+}
+
+/// `bgupload add` of many files in one process: explicit files and a
+/// directory tree (links not followed), one id per queued file in order,
+/// a missing file refused by name while the others are queued, and
+/// `--id` refused with more than one file.
+#[test]
+fn add_queues_many_files_in_one_process() {
+    let temp = tempfile::tempdir().unwrap();
+    let tree = temp.path().join("photos");
+    std::fs::create_dir_all(tree.join("2026/12")).unwrap();
+    let mut expected = Vec::new();
+    for (n, relative) in ["a.jpg", "2026/b.jpg", "2026/12/c.jpg"].iter().enumerate() {
+        let path = tree.join(relative);
+        std::fs::write(&path, vec![n as u8; 100 + n]).unwrap();
+        expected.push(path.to_string_lossy().into_owned());
+    }
+    std::os::unix::fs::symlink(tree.join("a.jpg"), tree.join("link.jpg")).unwrap();
+    let single = temp.path().join("single.txt");
+    std::fs::write(&single, b"one").unwrap();
+    let missing = temp.path().join("missing.txt");
+    let data_dir = temp.path().join("data");
+    let added = bgupload(
+        &data_dir,
+        &[
+            "add",
+            single.to_str().unwrap(),
+            missing.to_str().unwrap(),
+            "--recursive",
+            tree.to_str().unwrap(),
+            "--url",
+            "http://127.0.0.1:9/up",
+        ],
+    );
+    assert_eq!(added.status.code(), Some(1), "one file was refused");
+    assert!(
+        stderr(&added).contains("missing.txt refused: File not found"),
+        "{}",
+        stderr(&added)
+    );
+    let ids: Vec<String> = stdout(&added).lines().map(str::to_owned).collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    let list = listed(&bgupload(&data_dir, &["list", "--json"]));
+    let listed_ids: Vec<&str> = list.iter().filter_map(|u| u["id"].as_str()).collect();
+    assert_eq!(listed_ids, ids, "queued in the order given");
+    let paths: BTreeSet<&str> = list.iter().filter_map(|u| u["filePath"].as_str()).collect();
+    let mut wanted: BTreeSet<&str> = expected.iter().map(String::as_str).collect();
+    wanted.insert(single.to_str().unwrap());
+    assert_eq!(paths, wanted, "every regular file, no link");
+    assert!(list.iter().all(|u| u["state"] == "queued"));
+
+    let two = bgupload(
+        &data_dir,
+        &[
+            "add",
+            single.to_str().unwrap(),
+            single.to_str().unwrap(),
+            "--id",
+            "x",
+            "--url",
+            "http://127.0.0.1:9/up",
+        ],
+    );
+    assert!(!two.status.success());
+    assert!(
+        stderr(&two).contains("--id names one upload"),
+        "{}",
+        stderr(&two)
+    );
 }

@@ -40,7 +40,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Queue a file for upload (nothing is sent until `bgupload run`); prints its id
+    /// Queue files for upload (nothing is sent until `bgupload run`); prints one id per file
     Add(AddArgs),
     /// Send every queued upload, show progress and results, acknowledge them
     Run(RunArgs),
@@ -92,8 +92,12 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct AddArgs {
-    /// The file to upload
-    file: PathBuf,
+    /// The files to upload (queued in one batch, one fsync per group of them)
+    #[arg(required_unless_present = "recursive")]
+    files: Vec<PathBuf>,
+    /// Also every regular file under this directory (symbolic links are not followed)
+    #[arg(long, value_name = "DIR")]
+    recursive: Option<PathBuf>,
     /// The server URL the file is sent to
     #[arg(long, value_name = "URL")]
     url: String,
@@ -109,7 +113,7 @@ struct AddArgs {
     /// Send the file bytes as the whole body instead of multipart/form-data
     #[arg(long)]
     raw: bool,
-    /// The upload's id: any text up to 1024 bytes, no control characters [default: a new random UUID]
+    /// The upload's id, with one file: any text up to 1024 bytes, no control characters [default: a new random UUID]
     #[arg(long, value_name = "ID")]
     id: Option<String>,
     /// Name of the multipart file part [default: file]

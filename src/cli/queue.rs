@@ -4,31 +4,100 @@
 
 use super::display::{self, Display, human_bytes};
 use super::engine;
-use super::{AddArgs, CliResult, Context, EXIT_FAILED, NetworkArg, StatusPolicyArg};
+use super::{AddArgs, CliError, CliResult, Context, EXIT_FAILED, NetworkArg, StatusPolicyArg};
 use bgupload_fsm::validate::acknowledged_event;
-use bgupload_fsm::{BodyFormat, Event, Machine, NetworkState, Options, Time, UploadPayload};
+use bgupload_fsm::{
+    BodyFormat, Event, Machine, NetworkState, Options, Time, UploadPayload, UploadState,
+};
 use bgupload_io::CommandError;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 use tokio::sync::mpsc;
 
-/// `bgupload add FILE --url URL …`: queues the file durably, prints its id.
-pub async fn add(data_dir: &Path, args: AddArgs) -> CliResult<ExitCode> {
-    let file_path = std::path::absolute(&args.file)
-        .context(format!("cannot make {} absolute", args.file.display()))?
+/// Most files one `bgupload add` queues (the engine's own limit of
+/// unfinished uploads).
+pub const MAX_FILES_PER_ADD: usize = 10_000;
+/// Most directory entries `--recursive` looks at.
+pub const MAX_ENTRIES_WALKED: usize = 1_000_000;
+
+/// `bgupload add FILE… [--recursive DIR] --url URL …`: queues every file
+/// durably in one engine, all calls in flight at once, so the driver
+/// group-commits them (one fsync per round); prints one id per file, in
+/// order. A refused file is named on stderr; the others are queued.
+pub async fn add(data_dir: &Path, mut args: AddArgs) -> CliResult<ExitCode> {
+    let mut files = std::mem::take(&mut args.files);
+    if let Some(dir) = &args.recursive {
+        files.extend(files_under(dir)?);
+    }
+    if files.len() > MAX_FILES_PER_ADD {
+        return Err(CliError::new(format!(
+            "{} files: one add queues at most {MAX_FILES_PER_ADD}",
+            files.len()
+        )));
+    }
+    if args.id.is_some() && files.len() != 1 {
+        return Err(CliError::new(
+            "--id names one upload: give exactly one FILE",
+        ));
+    }
+    let mut payloads = Vec::with_capacity(files.len());
+    for file in &files {
+        payloads.push(add_payload(&args, file)?);
+    }
+    let store = engine::open_store(data_dir)?;
+    let running = engine::start(store, false).await?;
+    let engine = &running.engine;
+    let answers = futures_util::future::join_all(payloads.into_iter().map(|payload| async move {
+        let id = payload.id.clone().unwrap_or_default();
+        (id, engine.start_upload(payload).await)
+    }))
+    .await;
+    let mut refused = 0;
+    let several = files.len() > 1;
+    for ((id, answer), file) in answers.into_iter().zip(&files) {
+        match answer {
+            Ok(()) => out!("{id}"),
+            Err(CommandError::Rejected(rejection)) => {
+                refused += 1;
+                // With several files, which one it was.
+                let which = match several {
+                    true => format!(" of {}", display::escaped(&file.display().to_string())),
+                    false => String::new(),
+                };
+                eprintln!(
+                    "bgupload: upload{which} refused: {}",
+                    display::refusal(&rejection)
+                );
+            }
+            Err(error) => return Err(running.explain("cannot queue the upload", error).await),
+        }
+    }
+    running.stop().await?;
+    Ok(if refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    })
+}
+
+/// The payload of one file of `bgupload add`.
+fn add_payload(args: &AddArgs, file: &Path) -> CliResult<UploadPayload> {
+    let file_path = std::path::absolute(file)
+        .context(format!("cannot make {} absolute", file.display()))?
         .to_string_lossy()
         .into_owned();
     let id = args
         .id
+        .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().hyphenated().to_string());
-    let payload = UploadPayload {
-        id: Some(id.clone()),
+    Ok(UploadPayload {
+        id: Some(id),
         file_path: Some(file_path),
-        file_key: args.file_key,
-        server_url: Some(args.url),
-        headers: args.headers,
-        parameters: args.fields,
+        file_key: args.file_key.clone(),
+        server_url: Some(args.url.clone()),
+        headers: args.headers.clone(),
+        parameters: args.fields.clone(),
         notification_title: None,
         request_method: Some(args.method.as_str().to_owned()),
         body_format: if args.raw {
@@ -39,22 +108,39 @@ pub async fn add(data_dir: &Path, args: AddArgs) -> CliResult<ExitCode> {
         status_policy: args.status_policy.map(StatusPolicyArg::policy),
         idempotency_key: args.idempotency_key.then_some(true),
         network: args.network.map(NetworkArg::requirement),
-    };
-    let store = engine::open_store(data_dir)?;
-    let running = engine::start(store, false).await?;
-    match running.engine.start_upload(payload).await {
-        Ok(()) => {
-            running.stop().await?;
-            out!("{id}");
-            Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Every regular file under `dir`, in name order, without following
+/// symbolic links; at most [`MAX_ENTRIES_WALKED`] entries are looked at.
+fn files_under(dir: &Path) -> CliResult<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    let mut directories = vec![dir.to_path_buf()];
+    let mut walked = 0usize;
+    while let Some(directory) = directories.pop() {
+        let entries = std::fs::read_dir(&directory)
+            .context(format!("cannot read the directory {}", directory.display()))?;
+        let mut names: Vec<_> = entries.filter_map(Result::ok).collect();
+        names.sort_by_key(std::fs::DirEntry::file_name);
+        // Subdirectories in name order: pushed reversed onto the stack.
+        let mut subdirectories = Vec::new();
+        for entry in names {
+            walked += 1;
+            if walked > MAX_ENTRIES_WALKED {
+                return Err(CliError::new(format!(
+                    "more than {MAX_ENTRIES_WALKED} entries under {}",
+                    dir.display()
+                )));
+            }
+            match entry.file_type() {
+                Ok(kind) if kind.is_file() => files.push(entry.path()),
+                Ok(kind) if kind.is_dir() => subdirectories.push(entry.path()),
+                _ => {}
+            }
         }
-        Err(CommandError::Rejected(rejection)) => {
-            running.stop().await?;
-            eprintln!("bgupload: upload refused: {}", display::refusal(&rejection));
-            Ok(ExitCode::from(EXIT_FAILED))
-        }
-        Err(error) => Err(running.explain("cannot queue the upload", error).await),
+        directories.extend(subdirectories.into_iter().rev());
     }
+    Ok(files)
 }
 
 /// `bgupload list`: the uploads that have not ended, in start order, as
@@ -68,7 +154,14 @@ pub fn list(data_dir: &Path, json: bool) -> CliResult<ExitCode> {
         ..Options::new(bgupload_io::fresh_seed())
     };
     let machine = Machine::recover(offline, recovered, Time::ZERO);
-    let listing = bgupload_io::listing::listing(&machine, Time::ZERO, SystemTime::now());
+    let mut listing = bgupload_io::listing::listing(&machine, Time::ZERO, SystemTime::now());
+    // This process sends nothing, so its machine sees no network: what
+    // waits here is queued for `bgupload run`, whatever network it needs.
+    for upload in &mut listing.uploads {
+        if upload.state == UploadState::WaitingForNetwork.as_str() {
+            upload.state = UploadState::Queued.as_str();
+        }
+    }
     if json {
         out!("{}", listing.to_json());
         return Ok(ExitCode::SUCCESS);
