@@ -292,10 +292,7 @@ pub fn get_uploads<'local>(
 ) -> JString<'local> {
     unowned
         .with_env(|env| -> jni::errors::Result<JString<'local>> {
-            let text = crate::error::catch_panic(core::get_uploads).unwrap_or_else(|error| {
-                serde_json::json!({ "error": error.to_string() }).to_string()
-            });
-            JString::from_str(env, text)
+            JString::from_str(env, core::get_uploads_answer())
         })
         .resolve::<ThrowRuntimeExAndDefault>()
 }

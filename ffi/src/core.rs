@@ -358,6 +358,13 @@ pub fn get_uploads() -> Result<String, FfiError> {
     })
 }
 
+/// [`get_uploads`] as the mobile hosts take it, one text either way: the
+/// listing, or `{"error": message}` (a listing has no `error` field).
+pub fn get_uploads_answer() -> String {
+    get_uploads()
+        .unwrap_or_else(|error| serde_json::json!({ "error": error.to_string() }).to_string())
+}
+
 /// `destroy()`: the callback is released and called no more; uploads go on.
 pub fn destroy() -> Result<(), FfiError> {
     catch_panic(|| {

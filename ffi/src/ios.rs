@@ -226,8 +226,7 @@ fn bgupload_update_headers(upload_id: String, headers_json: String) -> Option<St
 
 /// The listing's JSON, or `{"error": message}` (a listing has no `error`).
 fn bgupload_get_uploads() -> String {
-    core::get_uploads()
-        .unwrap_or_else(|error| serde_json::json!({ "error": error.to_string() }).to_string())
+    core::get_uploads_answer()
 }
 
 /// `retry_after` and `date`: the answer's `Retry-After` and `Date` header

@@ -40,6 +40,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The event's `error`, for a FAILED one.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Outcome::Uploaded { .. } => None,
+            Outcome::Failed { error, .. } | Outcome::FailedByServer { error, .. } => Some(error),
+        }
+    }
+
     /// The event's `errorCode`, for a FAILED one.
     pub fn error_code(&self) -> Option<i32> {
         match self {

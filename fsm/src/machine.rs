@@ -607,11 +607,6 @@ impl Machine {
         EventId::MAX.0 + 1 - self.next_event_id
     }
 
-    /// Whether the network is reachable, as last reported.
-    pub fn is_network_reachable(&self) -> bool {
-        self.network.reachable
-    }
-
     /// The network, as last reported.
     pub fn network(&self) -> NetworkState {
         self.network
@@ -889,17 +884,13 @@ impl Machine {
     ) {
         let limits = self.options.limits;
         let result = self.known_upload(upload_id).and_then(|found| {
-            let echoed = || {
-                Some(truncate_to_char_boundary(upload_id, validate::MAX_ECHOED_ID_BYTES).to_owned())
-            };
+            let shown = truncate_to_char_boundary(upload_id, validate::MAX_ECHOED_ID_BYTES);
+            let echoed = || Some(shown.to_owned());
             let Some(upload) = found.and_then(|id| self.uploads.get_mut(&id)) else {
                 return Err(Rejection::coded(
                     echoed(),
                     ErrorCode::UploadNotInProgress,
-                    format!(
-                        "Upload {} is not in progress",
-                        truncate_to_char_boundary(upload_id, validate::MAX_ECHOED_ID_BYTES)
-                    ),
+                    format!("Upload {shown} is not in progress"),
                 ));
             };
             validate::replacement_headers(&headers, &upload.record.request, &limits)

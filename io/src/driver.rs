@@ -277,15 +277,6 @@ impl Engine {
         answer.await.map_err(|_| stopped())
     }
 
-    /// The host's network reachability changed (an unmetered network).
-    pub async fn set_network_reachable(&self, reachable: bool) -> Result<(), CommandError> {
-        self.set_network(NetworkState {
-            reachable,
-            metered: false,
-        })
-        .await
-    }
-
     /// The host's view of the network changed: reachable, and metered.
     pub async fn set_network(&self, network: NetworkState) -> Result<(), CommandError> {
         self.requests

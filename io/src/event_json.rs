@@ -37,38 +37,29 @@ pub fn event_to_json(event: &Event) -> Value {
         }) => {
             object.insert("id".into(), Value::from(upload_id.as_str()));
             object.insert("eventId".into(), Value::from(event_id.to_string()));
-            match outcome {
-                Outcome::Uploaded {
-                    status_code,
-                    server_response,
-                    response_truncated: _,
-                } => {
-                    object.insert("statusCode".into(), Value::from(*status_code));
-                    object.insert(
-                        "serverResponse".into(),
-                        Value::from(server_response.as_str()),
-                    );
-                }
-                Outcome::Failed { error, error_code } => {
-                    object.insert("error".into(), Value::from(error.as_str()));
-                    object.insert("errorCode".into(), Value::from(*error_code));
-                }
-                // `statusPolicy: "standard"`: FAILED, with the answer kept
-                // as UPLOADED keeps it.
-                Outcome::FailedByServer {
-                    error,
-                    status_code,
-                    server_response,
-                    response_truncated: _,
-                } => {
-                    object.insert("error".into(), Value::from(error.as_str()));
-                    object.insert("errorCode".into(), Value::from(*status_code));
-                    object.insert("statusCode".into(), Value::from(*status_code));
-                    object.insert(
-                        "serverResponse".into(),
-                        Value::from(server_response.as_str()),
-                    );
-                }
+            // FAILED: `error` and the one `errorCode` rule of the outcome.
+            if let (Some(error), Some(code)) = (outcome.error(), outcome.error_code()) {
+                object.insert("error".into(), Value::from(error));
+                object.insert("errorCode".into(), Value::from(code));
+            }
+            // The server's answer, as UPLOADED keeps it (and FAILED under
+            // `statusPolicy: "standard"`).
+            if let Outcome::Uploaded {
+                status_code,
+                server_response,
+                ..
+            }
+            | Outcome::FailedByServer {
+                status_code,
+                server_response,
+                ..
+            } = outcome
+            {
+                object.insert("statusCode".into(), Value::from(*status_code));
+                object.insert(
+                    "serverResponse".into(),
+                    Value::from(server_response.as_str()),
+                );
             }
         }
         Event::Rejected(rejection) => {

@@ -530,7 +530,11 @@ async fn issue(
         }
         Command::ReInit => init(&shared, &engine, &inbox).await,
         Command::Network { reachable } => {
-            let _ = engine.set_network_reachable(reachable).await;
+            let network = NetworkState {
+                reachable,
+                metered: false,
+            };
+            let _ = engine.set_network(network).await;
         }
     }
 }

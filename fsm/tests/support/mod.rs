@@ -11,9 +11,9 @@
 
 use bgupload_fsm::{
     Attempt, AttemptReport, Batch, BatchId, Change, CommandId, Config, Effect, Event, EventId,
-    FileCheck, Input, Machine, Meta, NetworkRequirement, NetworkState, Options, Outcome,
-    RETRIED_STATUSES, Recovered, StatusPolicy, StorageSpace, TerminalEvent, Time, TransferFailure,
-    TransferReport, UploadId, UploadPayload, UploadRecord, UploadState,
+    FileCheck, Input, Machine, Meta, NetworkRequirement, NetworkState, Options, RETRIED_STATUSES,
+    Recovered, StatusPolicy, StorageSpace, TerminalEvent, Time, TransferFailure, TransferReport,
+    UploadId, UploadPayload, UploadRecord, UploadState,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -857,12 +857,9 @@ impl World {
             .into_iter()
             .rev()
             .find(|event| &event.upload_id == id)
-            .and_then(|event| match &event.outcome {
-                Outcome::Failed { error, error_code } => Some((error.clone(), *error_code)),
-                Outcome::FailedByServer { error, .. } => {
-                    Some((error.clone(), event.outcome.error_code()?))
-                }
-                Outcome::Uploaded { .. } => None,
+            .and_then(|event| {
+                let outcome = &event.outcome;
+                Some((outcome.error()?.to_owned(), outcome.error_code()?))
             })
     }
 }
